@@ -1,0 +1,98 @@
+"""The one settings object. Every value comes from a ``QASID_`` environment variable (or ``.env``).
+
+``Settings()`` reads the environment once; ``get_settings()`` caches that for the process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QASID_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./qasid.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql://user@host:port/db",
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL", description="FULL makes every accepted message durable across power loss"
+    )
+    db_pool_size: int = Field(default=8, ge=1, description="connections for reads (PostgreSQL)")
+
+    host: str = Field(default="127.0.0.1", description="address `qasid serve` listens on")
+    port: int = Field(
+        default=8000, ge=0, le=65535, description="port `qasid serve` listens on; 0 picks a free one"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="least severe level logged"
+    )
+    log_json: bool = Field(default=True, description="JSON lines on stderr; false for readable lines")
+
+    # Group commit: requests share one transaction written by one writer thread.
+    writer_max_batch: int = Field(default=512, ge=1, description="requests per group commit")
+    writer_max_rows: int = Field(default=5000, ge=1, description="recipients per group commit")
+
+    cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="how long API keys, prices and sender IDs are cached in a process; revocations, "
+        "price and sender changes made elsewhere take effect within this time",
+    )
+
+    default_region: str = Field(
+        default="IQ", min_length=2, max_length=2, description="region of new accounts"
+    )
+    default_currency: str = Field(
+        default="IQD", min_length=3, max_length=3, description="currency of new accounts"
+    )
+
+    max_recipients: int = Field(default=500, ge=1, description="recipients per send request")
+    max_gsm7_units: int = Field(default=612, ge=1, description="septets; 612 = 4 parts")
+    max_ucs2_units: int = Field(default=268, ge=1, description="UTF-16 units; 268 = 4 parts")
+    max_schedule_days: int = Field(default=35, ge=1, description="how far ahead `schedule_at` may be")
+    default_validity_seconds: int = Field(
+        default=48 * 3600, ge=60, description="validity when a send gives none"
+    )
+    max_validity_seconds: int = Field(
+        default=72 * 3600, ge=60, description="longest validity a send may ask for"
+    )
+    min_validity_seconds: int = Field(default=60, ge=1, description="shortest validity a send may ask for")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="larger request bodies get a 413")
+    idempotency_hours: int = Field(default=24, ge=1, description="how long an Idempotency-Key is remembered")
+    demo_key_file: Path = Field(
+        default=Path(".qasid-demo-key"), description="where `qasid demo` keeps its key"
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md, generated from the fields above."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable with the `QASID_` prefix (a `.env` file in the working",
+        "directory is read too). Generated from `src/qasid/settings.py` by `make docs`; a test keeps it",
+        "current.",
+        "",
+        "| variable | default | meaning |",
+        "| --- | --- | --- |",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = f"`{default}`" if default not in (None, "") else ""
+        lines.append(f"| `QASID_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join([*lines, ""])
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")
