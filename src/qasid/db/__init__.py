@@ -1,0 +1,96 @@
+"""Database access: one ``Database`` per process, SQLite (WAL) or PostgreSQL behind SQLAlchemy Core.
+
+- ``Database.write()`` opens a write transaction. On SQLite it starts with ``BEGIN IMMEDIATE`` so the
+  write lock is taken up front (a deferred transaction that upgrades later can fail with SQLITE_BUSY
+  instead of waiting); on PostgreSQL it is a plain READ COMMITTED transaction in which callers lock
+  the rows they change (``SELECT ... FOR UPDATE``).
+- ``Database.read()`` opens a read-only snapshot that never waits for the writer (WAL on SQLite).
+
+Connections are synchronous: the hot write path runs in the group-commit writer thread
+(``qasid.db.writer``) and reads run in worker threads, so the event loop never waits on I/O and the
+driver is the fastest one for each database (stdlib sqlite3, psycopg 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from qasid.settings import Settings
+
+_SQLITE_BUSY_MS = 30_000
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` -> ``postgresql+psycopg://`` (psycopg 3); other URLs unchanged."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """The engines of one database and the two ways to use them."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL", pool_size: int = 8) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.engine = self._make_engine(synchronous, pool_size)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(
+            settings.database_url, synchronous=settings.sqlite_synchronous, pool_size=settings.db_pool_size
+        )
+
+    def _make_engine(self, synchronous: str, pool_size: int) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True
+            )
+        if make_url(self.url).database in (None, "", ":memory:"):
+            raise ValueError(
+                "Qasid needs a SQLite file (sqlite:///path.db); in-memory databases are not shared"
+            )
+        engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
+        _configure_sqlite(engine, synchronous)
+        return engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: commits when the block ends, rolls back if it raises."""
+        with self.engine.connect() as plain:
+            conn = plain.execution_options(qasid_begin="IMMEDIATE") if self.is_sqlite else plain
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A consistent read snapshot; nothing is written in it."""
+        with self.engine.connect() as conn, conn.begin() as tx:
+            yield conn
+            tx.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's implicit transactions defer the write lock).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('qasid_begin', 'DEFERRED')}")

@@ -1,0 +1,191 @@
+"""Errors that reach a caller. Each class carries its HTTP status and a stable machine code.
+
+The native API renders them as RFC 9457 problem documents (``qasid.api.problems``); dialects map the
+same classes to their own codes. ``docs/errors.md`` is generated from this module
+(``python -m qasid.api.problems``) and a test keeps the two equal.
+
+    QasidError
+    ├── AuthenticationError (401): MissingApiKey, InvalidApiKey, RevokedApiKey, ExpiredApiKey
+    ├── AccountSuspended (403)
+    ├── SenderNotApproved (403)
+    ├── InsufficientFunds (402)
+    ├── NotFound (404)
+    ├── NotCancelable (409)
+    ├── IdempotencyKeyReused (422)
+    ├── InvalidRequest (422): UnknownSender, NoValidRecipients, TextTooLong, InvalidSchedule
+    ├── MalformedBody (400)
+    ├── PayloadTooLarge (413)
+    └── Unavailable (503)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class QasidError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class AuthenticationError(QasidError):
+    status = 401
+    code = "authentication_failed"
+    title = "Authentication failed"
+
+
+class MissingApiKey(AuthenticationError):
+    """No ``Authorization: Bearer <key>`` header was sent."""
+
+    code = "missing_api_key"
+    title = "API key missing"
+
+
+class InvalidApiKey(AuthenticationError):
+    """The key is malformed or no such key exists."""
+
+    code = "invalid_api_key"
+    title = "API key invalid"
+
+
+class RevokedApiKey(AuthenticationError):
+    """The key existed but was revoked (``qasid keys revoke``)."""
+
+    code = "revoked_api_key"
+    title = "API key revoked"
+
+
+class ExpiredApiKey(AuthenticationError):
+    """The key's expiry time has passed."""
+
+    code = "expired_api_key"
+    title = "API key expired"
+
+
+class AccountSuspended(QasidError):
+    """The key is good but its account is suspended (``qasid accounts suspend``)."""
+
+    status = 403
+    code = "account_suspended"
+    title = "Account suspended"
+
+
+class SenderNotApproved(QasidError):
+    """The account owns this sender ID but it is not approved (pending or rejected)."""
+
+    status = 403
+    code = "sender_not_approved"
+    title = "Sender ID not approved"
+
+
+class InsufficientFunds(QasidError):
+    """The request costs more than the account has available; nothing was sent or charged.
+
+    The problem carries ``required``, ``available`` and ``currency`` (minor units)."""
+
+    status = 402
+    code = "insufficient_funds"
+    title = "Insufficient funds"
+
+
+class NotFound(QasidError):
+    """No such resource in the caller's account (other accounts' resources are never revealed), or no
+    such path."""
+
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class NotCancelable(QasidError):
+    """Only scheduled messages can be canceled; this one is past that."""
+
+    status = 409
+    code = "not_cancelable"
+    title = "Message cannot be canceled"
+
+
+class IdempotencyKeyReused(QasidError):
+    """The ``Idempotency-Key`` was already used with a different request body."""
+
+    status = 422
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
+
+
+class InvalidRequest(QasidError):
+    """A field is missing, of the wrong type or out of range. ``errors`` lists each field at fault."""
+
+    status = 422
+    code = "invalid_request"
+    title = "Invalid request"
+
+
+class UnknownSender(InvalidRequest):
+    """The account has no sender ID by that name."""
+
+    code = "unknown_sender"
+    title = "Unknown sender ID"
+
+
+class NoValidRecipients(InvalidRequest):
+    """Every recipient was refused; ``invalid`` gives the reason for each."""
+
+    code = "no_valid_recipients"
+    title = "No valid recipients"
+
+
+class TextTooLong(InvalidRequest):
+    """The text is longer than the configured limit (default 612 GSM-7 septets or 268 UCS-2 units)."""
+
+    code = "text_too_long"
+    title = "Text too long"
+
+
+class InvalidSchedule(InvalidRequest):
+    """``schedule_at`` is in the past or further ahead than allowed (default 35 days)."""
+
+    code = "invalid_schedule"
+    title = "Invalid schedule time"
+
+
+class MalformedBody(QasidError):
+    """The body is not valid JSON, or not UTF-8."""
+
+    status = 400
+    code = "malformed_body"
+    title = "Malformed request body"
+
+
+class PayloadTooLarge(QasidError):
+    """The body is larger than the configured limit (default 1 MiB)."""
+
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class Unavailable(QasidError):
+    """The database could not be reached or the write failed; nothing was accepted. Retry later
+    (with the same ``Idempotency-Key`` to be safe)."""
+
+    status = 503
+    code = "unavailable"
+    title = "Service unavailable"
+
+
+def all_errors() -> list[type[QasidError]]:
+    """Every concrete error class, in a stable order."""
+    found: list[type[QasidError]] = []
+    stack: list[type[QasidError]] = [QasidError]
+    while stack:
+        cls = stack.pop(0)
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found

@@ -1,0 +1,104 @@
+"""Shared fixtures: a real migrated database per test (SQLite, or PostgreSQL when
+``QASID_TEST_DATABASE_URL`` is set), the real app behind an ASGI client, and helpers to set up
+accounts the way an operator would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import create_engine, text
+
+from qasid.api.app import create_app
+from qasid.db import Database, normalize_url
+from qasid.migrations import upgrade
+from qasid.models import metadata
+from qasid.settings import Settings, get_settings
+from tests.support import Operator
+
+POSTGRES_URL = os.environ.get("QASID_TEST_DATABASE_URL")
+
+
+def pytest_report_header() -> str:
+    return f"qasid database: {'PostgreSQL ' + POSTGRES_URL if POSTGRES_URL else 'SQLite'}"
+
+
+@pytest.fixture(scope="session")
+def _migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once per session: a SQLite template file, or a PostgreSQL schema."""
+    if POSTGRES_URL is None:
+        template = tmp_path_factory.mktemp("template") / "template.db"
+        upgrade(f"sqlite:///{template}")
+        yield str(template)
+        return
+    schema = f"qasid_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_url(POSTGRES_URL))
+    with admin.begin() as conn:  # an unreachable PostgreSQL fails here: never skipped
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _with_search_path(POSTGRES_URL, schema)
+    upgrade(url)
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def database_url(_migrated: str, tmp_path: Path) -> str:
+    """An empty, migrated database for this test."""
+    if POSTGRES_URL is None:
+        target = tmp_path / "qasid.db"
+        shutil.copyfile(_migrated, target)
+        return f"sqlite:///{target}"
+    engine = create_engine(normalize_url(_migrated))
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return _migrated
+
+
+@pytest.fixture
+def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for this test; the environment says the same, for CLI commands run in-process."""
+    monkeypatch.setenv("QASID_DATABASE_URL", database_url)
+    monkeypatch.setenv("QASID_CACHE_SECONDS", "0")
+    monkeypatch.setenv("QASID_LOG_JSON", "false")
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database.from_settings(settings)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def operator(db: Database) -> Operator:
+    return Operator(db)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real application, lifespan and all, behind an in-process HTTP client."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://qasid.test") as http,
+    ):
+        yield http

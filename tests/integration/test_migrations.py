@@ -1,0 +1,39 @@
+"""Alembic migrations are the only source of the schema; the tables the code queries must match."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from qasid.db import normalize_url
+from qasid.migrations import downgrade, upgrade
+from qasid.models import metadata
+
+
+def differences(url: str) -> list[object]:
+    engine = create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        found = compare_metadata(context, metadata)
+    engine.dispose()
+    return list(found)
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(normalize_url(url))
+    names = set(inspect(engine).get_table_names())
+    engine.dispose()
+    return names
+
+
+class TestMigrations:
+    def test_the_migrated_schema_matches_the_tables_in_code(self, database_url):
+        assert differences(database_url) == []
+
+    def test_downgrade_to_nothing_and_back(self, database_url):
+        downgrade(database_url, "base")
+        assert tables(database_url) <= {"alembic_version"}
+        upgrade(database_url)
+        assert {t.name for t in metadata.sorted_tables} <= tables(database_url)
+        assert differences(database_url) == []

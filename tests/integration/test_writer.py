@@ -1,0 +1,112 @@
+"""The group commit: shared transactions, isolated failures, nothing claimed that was not written."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Self
+
+import pytest
+from sqlalchemy import Connection, func, insert, select
+
+from qasid.db import Database
+from qasid.db.writer import GroupCommitWriter, WriteOp
+from qasid.errors import NotFound, QasidError, Unavailable
+from qasid.models import accounts
+
+
+@dataclass
+class NewAccount(WriteOp[str]):
+    """Inserts an account; a duplicate id makes the whole transaction fail."""
+
+    account_id: str
+    refuse: bool = False
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[str | QasidError]:
+        results: list[str | QasidError] = []
+        for op in ops:
+            if op.refuse:
+                results.append(NotFound("refused by policy"))
+                continue
+            now = datetime.now(UTC)
+            conn.execute(
+                insert(accounts).values(
+                    id=op.account_id,
+                    name="x",
+                    status="active",
+                    payment_type="prepaid",
+                    currency="IQD",
+                    credit_limit=0,
+                    balance=0,
+                    default_region="IQ",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            results.append(op.account_id)
+        return results
+
+
+@pytest.fixture
+def writer(db: Database):
+    started = GroupCommitWriter(db, max_batch=64)
+    started.start()
+    yield started
+    started.stop()
+
+
+def count(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(accounts)).scalar_one())
+
+
+class TestGroupCommit:
+    async def test_concurrent_ops_share_transactions(self, writer, db):
+        results = await asyncio.gather(*(writer.submit(NewAccount(f"acc_{n}")) for n in range(200)))
+        assert results == [f"acc_{n}" for n in range(200)]
+        assert count(db) == 200
+        assert writer.batches < 200  # they were grouped
+
+    async def test_a_refusal_is_that_ops_answer_only(self, writer, db):
+        results = await asyncio.gather(
+            writer.submit(NewAccount("acc_a")),
+            writer.submit(NewAccount("acc_b", refuse=True)),
+            writer.submit(NewAccount("acc_c")),
+            return_exceptions=True,
+        )
+        assert (results[0], results[2]) == ("acc_a", "acc_c")
+        assert isinstance(results[1], NotFound)
+        assert count(db) == 2
+
+    async def test_an_op_that_breaks_the_transaction_does_not_sink_its_neighbours(self, writer, db):
+        await writer.submit(NewAccount("acc_taken"))
+        results = await asyncio.gather(
+            *(writer.submit(NewAccount(f"acc_{n}")) for n in range(20)),
+            writer.submit(NewAccount("acc_taken")),
+            return_exceptions=True,
+        )
+        assert results[:20] == [f"acc_{n}" for n in range(20)]
+        assert isinstance(results[20], Unavailable)
+        assert count(db) == 21
+
+    async def test_after_stop_nothing_is_accepted(self, db):
+        stopped = GroupCommitWriter(db)
+        stopped.start()
+        stopped.stop()
+        with pytest.raises(Unavailable):
+            await stopped.submit(NewAccount("acc_late"))
+        assert count(db) == 0
+
+    async def test_stop_applies_what_was_queued(self, db):
+        writer = GroupCommitWriter(db)
+        writer.start()
+        pending = [asyncio.ensure_future(writer.submit(NewAccount(f"acc_{n}"))) for n in range(50)]
+        await asyncio.sleep(0)
+        await asyncio.to_thread(writer.stop)
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        written = [r for r in results if isinstance(r, str)]
+        assert len(written) == count(db)
+        assert all(isinstance(r, (str, Unavailable)) for r in results)
