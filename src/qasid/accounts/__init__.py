@@ -1,0 +1,1 @@
+"""Accounts (who pays) and their API keys (how they prove it)."""

@@ -1,0 +1,110 @@
+"""All SQL about accounts and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
+
+from qasid.accounts.records import Account, AccountStatus, ApiKey, PaymentType
+from qasid.models import accounts, api_keys, ledger_entries
+
+
+def _account(row: RowMapping) -> Account:
+    return Account(
+        id=row["id"],
+        name=row["name"],
+        status=AccountStatus(row["status"]),
+        payment_type=PaymentType(row["payment_type"]),
+        currency=row["currency"],
+        credit_limit=row["credit_limit"],
+        balance=row["balance"],
+        default_region=row["default_region"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _key(row: RowMapping) -> ApiKey:
+    return ApiKey(**{name: row[name] for name in ApiKey.__slots__})
+
+
+class AccountRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(accounts).values(**values))
+
+    def get(self, account_id: str) -> Account | None:
+        row = self.conn.execute(select(accounts).where(accounts.c.id == account_id)).mappings().first()
+        return _account(row) if row else None
+
+    def find(self, ref: str) -> Account | None:
+        """By id, or by name when exactly one account has it."""
+        if (found := self.get(ref)) is not None:
+            return found
+        rows = self.conn.execute(select(accounts).where(accounts.c.name == ref).limit(2)).mappings().all()
+        return _account(rows[0]) if len(rows) == 1 else None
+
+    def list(self) -> list[Account]:
+        rows = self.conn.execute(select(accounts).order_by(accounts.c.id)).mappings().all()
+        return [_account(row) for row in rows]
+
+    def set_status(self, account_id: str, status: AccountStatus, now: datetime) -> None:
+        self.conn.execute(
+            update(accounts).where(accounts.c.id == account_id).values(status=status, updated_at=now)
+        )
+
+    def lock_for_update(self, account_ids: Sequence[str]) -> dict[str, RowMapping]:
+        """Read accounts and hold their rows until the transaction ends (SQLite: already exclusive)."""
+        query = select(accounts).where(accounts.c.id.in_(sorted(set(account_ids)))).order_by(accounts.c.id)
+        if self.conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        return {row["id"]: row for row in self.conn.execute(query).mappings()}
+
+    def add_to_balances(self, deltas: dict[str, int], now: datetime) -> None:
+        """Move running balances; always in the transaction that writes the matching ledger rows."""
+        for account_id, delta in deltas.items():
+            self.conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(balance=accounts.c.balance + delta, updated_at=now)
+            )
+
+    def ledger_sum(self, account_id: str) -> int:
+        query = select(func.coalesce(func.sum(ledger_entries.c.amount), 0)).where(
+            ledger_entries.c.account_id == account_id
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+
+class ApiKeyRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(api_keys).values(**values))
+
+    def by_prefix(self, prefix: str) -> ApiKey | None:
+        row = self.conn.execute(select(api_keys).where(api_keys.c.prefix == prefix)).mappings().first()
+        return _key(row) if row else None
+
+    def find(self, ref: str) -> ApiKey | None:
+        """By id or by visible prefix."""
+        query = select(api_keys).where((api_keys.c.id == ref) | (api_keys.c.prefix == ref))
+        row = self.conn.execute(query).mappings().first()
+        return _key(row) if row else None
+
+    def list(self, account_id: str) -> list[ApiKey]:
+        query = select(api_keys).where(api_keys.c.account_id == account_id).order_by(api_keys.c.id)
+        return [_key(row) for row in self.conn.execute(query).mappings()]
+
+    def revoke(self, key_id: str, now: datetime) -> None:
+        self.conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

@@ -1,0 +1,1 @@
+"""Money: the ledger (every charge, refund and top-up is a row) and the price list."""

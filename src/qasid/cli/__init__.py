@@ -1,0 +1,1 @@
+"""The ``qasid`` command: run the gateway and administer it."""

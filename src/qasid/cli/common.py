@@ -1,0 +1,61 @@
+"""What every CLI command shares: settings, a database transaction, errors and amounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import typer
+from sqlalchemy import Connection
+
+from qasid.db import Database
+from qasid.domain import money
+from qasid.errors import QasidError
+from qasid.settings import Settings, get_settings
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@contextmanager
+def transaction() -> Iterator[Connection]:
+    """One write transaction; a ``QasidError`` is printed and exits 1 with nothing written."""
+    db = Database.from_settings(settings())
+    try:
+        with db.write() as conn:
+            yield conn
+    except QasidError as exc:
+        fail(exc.detail + _field_errors(exc))
+    except money.MoneyError as exc:
+        fail(str(exc))
+    finally:
+        db.dispose()
+
+
+def _field_errors(exc: QasidError) -> str:
+    errors = exc.extra.get("errors") or []
+    return "".join(f"\n  {e['field']}: {e['message']}" for e in errors)
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def minor(amount: str, currency: str) -> int:
+    """An amount typed in major units ("12.50") as integer minor units of ``currency``."""
+    try:
+        return money.to_minor(amount, currency)
+    except money.MoneyError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+def show(units: int, currency: str) -> str:
+    return money.format_minor(units, currency)

@@ -1,0 +1,62 @@
+"""``qasid``: run the gateway and administer it. ``qasid --help`` lists the commands."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated
+
+import typer
+
+from qasid.cli import accounts, catalog, demo
+from qasid.cli.common import settings
+from qasid.migrations import upgrade
+
+app = typer.Typer(
+    help="Qasid, a self-hosted SMS and OTP gateway. Settings come from QASID_* environment variables.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(accounts.accounts, name="accounts")
+app.add_typer(accounts.keys, name="keys")
+app.add_typer(accounts.credit, name="credit")
+app.add_typer(catalog.prices, name="prices")
+app.add_typer(catalog.sender_ids, name="senders")
+app.command(name="demo")(demo.demo)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (QASID_DATABASE_URL)."""
+    upgrade(settings().database_url)
+    typer.echo(f"database at head: {settings().database_url}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="[default: QASID_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="0 picks a free port [default: QASID_PORT]")] = None,
+) -> None:
+    """Run the gateway: the HTTP API and its writer in one process."""
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from qasid.api.app import create_app  # noqa: PLC0415 - keeps the admin commands quick to start
+
+    cfg = settings()
+    sock = socket.socket(socket.AF_INET6 if ":" in (host or cfg.host) else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host or cfg.host, cfg.port if port is None else port))
+    bound_host, bound_port = sock.getsockname()[:2]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(cfg),
+            loop="uvloop" if os.name != "nt" else "asyncio",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_level=cfg.log_level,
+            timeout_graceful_shutdown=30,
+        )
+    )
+    typer.echo(f"Qasid listening on http://{bound_host}:{bound_port}", err=False)
+    server.run(sockets=[sock])

@@ -1,0 +1,1 @@
+"""Sender IDs: the alphanumeric names and numbers an account may send from."""

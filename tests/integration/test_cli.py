@@ -1,0 +1,165 @@
+"""The operator's commands, run in-process against the test database."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from qasid.cli.main import app
+from tests.support import Operator
+
+runner = CliRunner()
+
+
+def qasid(*args: str, ok: bool = True) -> str:
+    result = runner.invoke(app, list(args))
+    if ok:
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code != 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def account(settings) -> str:
+    return qasid("accounts", "create", "Acme", "--prepaid", "5000").strip()
+
+
+class TestHelp:
+    def test_help_lists_every_command(self):
+        output = qasid("--help")
+        for command in ("serve", "migrate", "demo", "accounts", "keys", "credit", "prices", "senders"):
+            assert command in output
+
+
+class TestAccounts:
+    def test_create_prints_only_the_id(self, account):
+        assert re.fullmatch(r"acc_[0-9A-Z]{26}", account)
+
+    def test_prepaid_and_postpaid_together_are_refused(self, settings):
+        assert "choose one" in qasid("accounts", "create", "X", "--prepaid", "1", "--postpaid", "1", ok=False)
+
+    def test_an_unknown_currency_is_refused(self, settings):
+        assert "unknown currency" in qasid("accounts", "create", "X", "--currency", "XYZ", ok=False)
+
+    def test_amounts_are_typed_in_major_units(self, settings, operator: Operator):
+        account_id = qasid("accounts", "create", "Dollars", "--prepaid", "12.50", "--currency", "USD").strip()
+        assert operator.account(account_id).balance == 1250
+        assert "more decimals" in qasid("credit", "add", account_id, "0.001", ok=False)
+
+    def test_postpaid_sets_a_credit_limit(self, settings, operator: Operator):
+        account_id = qasid("accounts", "create", "Later", "--postpaid", "300").strip()
+        found = operator.account(account_id)
+        assert (found.payment_type, found.credit_limit, found.balance) == ("postpaid", 300, 0)
+
+    def test_show_reports_the_balance_and_agrees_with_the_ledger(self, account):
+        output = qasid("accounts", "show", account)
+        assert "balance:       5000 IQD" in output
+
+    def test_suspend_and_resume(self, account, operator: Operator):
+        assert qasid("accounts", "suspend", account).strip().endswith("suspended")
+        assert operator.account(account).status == "suspended"
+        qasid("accounts", "resume", account)
+        assert operator.account(account).status == "active"
+
+    def test_accounts_are_found_by_unique_name(self, account):
+        assert account in qasid("accounts", "show", "Acme")
+
+    def test_an_unknown_account_is_an_error(self, settings):
+        assert "no account" in qasid("accounts", "show", "acc_nothing", ok=False)
+
+    def test_list_shows_every_account(self, account):
+        assert account in qasid("accounts", "list")
+
+
+class TestCredit:
+    def test_credit_add_prints_the_new_balance_and_writes_the_ledger(self, account, operator: Operator):
+        assert qasid("credit", "add", account, "250", "--note", "invoice 7").strip() == "5250 IQD"
+        assert operator.ledger_sum(account) == 5250
+
+    def test_a_prepaid_account_cannot_be_taken_below_zero(self, account, operator: Operator):
+        assert "below zero" in qasid("credit", "add", account, "--", "-6000", ok=False)
+        assert operator.account(account).balance == 5000
+
+    def test_credit_can_be_taken_back(self, account, operator: Operator):
+        qasid("credit", "add", account, "--", "-1000")
+        assert operator.account(account).balance == 4000 == operator.ledger_sum(account)
+
+
+class TestKeys:
+    async def test_a_created_key_works_and_is_shown_once(self, account, client):
+        key = qasid("keys", "create", account).splitlines()[0]
+        assert key.startswith("qsk_")
+        assert (
+            await client.get("/v1/account", headers={"Authorization": f"Bearer {key}"})
+        ).status_code == 200
+        listing = qasid("keys", "list", account)
+        assert key not in listing
+        assert key.split("_")[1] in listing
+
+    async def test_revoke_by_prefix_stops_the_key(self, account, client):
+        key = qasid("keys", "create", account).splitlines()[0]
+        qasid("keys", "revoke", key.split("_")[1])
+        response = await client.get("/v1/account", headers={"Authorization": f"Bearer {key}"})
+        assert response.json()["code"] == "revoked_api_key"
+        assert "revoked" in qasid("keys", "list", account)
+
+    def test_expiry_is_shown(self, account):
+        qasid("keys", "create", account, "--expires-in-days", "30", "--name", "ci")
+        assert "expires" in qasid("keys", "list", account)
+
+
+class TestPrices:
+    def test_set_and_list(self, settings):
+        qasid("prices", "set", "IQ", "20", "--operator", "Asiacell")
+        qasid("prices", "set", "IQ", "25")
+        listing = qasid("prices", "list")
+        assert re.search(r"IQ\s+asiacell\s+sms\s+20 IQD", listing)
+        assert re.search(r"IQ\s+\*\s+sms\s+25 IQD", listing)
+
+    def test_setting_again_replaces_the_price(self, settings):
+        qasid("prices", "set", "IQ", "20")
+        qasid("prices", "set", "IQ", "22")
+        [row] = qasid("prices", "list").splitlines()
+        assert row.endswith("22 IQD")
+
+    def test_an_accounts_own_price(self, account):
+        qasid("prices", "set", "IQ", "9", "--account", account)
+        assert account in qasid("prices", "list", "--account", account)
+
+    def test_a_negative_or_malformed_price_is_refused(self, settings):
+        qasid("prices", "set", "IQ", "--", "-1", ok=False)
+        qasid("prices", "set", "IRQ", "1", ok=False)
+        qasid("prices", "set", "*", "1", "--operator", "zain", ok=False)
+
+    def test_remove(self, settings):
+        qasid("prices", "set", "IQ", "20")
+        qasid("prices", "remove", "IQ")
+        assert "IQ" not in qasid("prices", "list")
+        qasid("prices", "remove", "IQ", ok=False)
+
+
+class TestSenders:
+    @pytest.mark.parametrize("name", ["Qasid", "My Shop 1", "A", "ABCDEFGHIJK"])
+    def test_valid_alphanumeric_names(self, account, name):
+        assert "alphanumeric" in qasid("senders", "add", account, name)
+
+    @pytest.mark.parametrize("name", ["ABCDEFGHIJKL", "Shop!", "", "   ", "Ünïcode", "123 456"])
+    def test_invalid_names_are_refused(self, account, name):
+        qasid("senders", "add", account, name, ok=False)
+
+    def test_a_numeric_sender_is_kept_in_e164(self, account):
+        assert "+9647701234567 numeric approved" in qasid(
+            "senders", "add", account, "9647701234567", "--approved"
+        )
+
+    def test_new_senders_are_pending_until_approved(self, account):
+        assert qasid("senders", "add", account, "Shop").strip().endswith("pending")
+        assert qasid("senders", "approve", account, "Shop").strip() == "Shop approved"
+        assert qasid("senders", "reject", account, "Shop").strip() == "Shop rejected"
+
+    def test_a_duplicate_is_refused(self, account):
+        qasid("senders", "add", account, "Shop")
+        assert "already" in qasid("senders", "add", account, "Shop", ok=False)
