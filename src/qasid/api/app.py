@@ -1,0 +1,56 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import to_thread
+from litestar import Litestar, get
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath
+
+from qasid.api import v1
+from qasid.api.openapi import openapi_config
+from qasid.api.problems import handle_http_exception, handle_qasid_error, handle_unexpected
+from qasid.api.state import Services
+from qasid.errors import QasidError, all_errors
+from qasid.logging import configure_logging
+from qasid.settings import Settings, get_settings
+
+
+@get("/problems/{code:str}", include_in_schema=False, sync_to_thread=False)
+def describe_problem(code: FromPath[str]) -> dict[str, Any]:
+    """The human description behind a problem document's ``type``."""
+    for cls in all_errors():
+        if cls.code == code:
+            return {"code": cls.code, "status": cls.status, "title": cls.title, "description": cls.__doc__}
+    raise HTTPException(status_code=404, detail="Not Found")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = await to_thread.run_sync(Services.start, settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await to_thread.run_sync(services.stop)
+
+    return Litestar(
+        route_handlers=[v1.router, describe_problem],
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        exception_handlers={
+            QasidError: handle_qasid_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )

@@ -1,0 +1,13 @@
+"""Version 1 of the native API."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from qasid.api.v1 import account, messages
+
+router = Router(
+    path="/v1",
+    route_handlers=[*messages.handlers, *account.handlers],
+    security=[{"bearer": []}],
+)

@@ -1,0 +1,1 @@
+"""Messages: accepting, reading and canceling SMS."""

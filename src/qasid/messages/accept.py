@@ -1,0 +1,172 @@
+"""The write half of accepting messages: money, rows and idempotency in one group commit.
+
+For every ``AcceptSend`` in a group commit, in order: the account rows are locked (PostgreSQL
+``FOR UPDATE``; SQLite's write lock already excludes everyone), the account must be active, an
+``Idempotency-Key`` seen before answers with the stored response (or is refused if the body
+differs), and the price must fit what the account has available. Accepted requests become a batch
+row, message rows, one ``reserve`` ledger row and a move of the running balance, all in the one
+transaction, so a request is either wholly accepted and charged or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Self
+
+import msgspec
+from sqlalchemy import Connection, RowMapping
+
+from qasid.accounts.records import AccountStatus, available
+from qasid.accounts.repository import AccountRepository
+from qasid.billing.records import EntryKind
+from qasid.billing.repository import LedgerRepository
+from qasid.db.writer import WriteOp
+from qasid.errors import AccountSuspended, IdempotencyKeyReused, InsufficientFunds, NotFound, QasidError
+from qasid.messages.prepare import PreparedSend
+from qasid.messages.repository import IdempotencyRepository, MessageRepository
+from qasid.messages.schemas import SendMessageResponse
+
+ACCEPTED_STATUS = 202
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    status_code: int
+    body: bytes
+    replayed: bool = False
+
+
+@dataclass(slots=True)
+class AcceptSend(WriteOp[SendOutcome]):
+    prepared: PreparedSend
+    idempotency_ttl: timedelta
+
+    kind = "accept"
+
+    @property
+    def rows(self) -> int:  # type: ignore[override]  # a property in place of the base's attribute
+        return len(self.prepared.messages)
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[SendOutcome | QasidError]:
+        return _Acceptance(conn, [op.prepared for op in ops], ops[0].idempotency_ttl).run()
+
+
+class _Acceptance:
+    def __init__(self, conn: Connection, sends: list[PreparedSend], idempotency_ttl: timedelta) -> None:
+        self.conn = conn
+        self.sends = sends
+        self.ttl = idempotency_ttl
+        self.accounts: dict[str, RowMapping] = {}
+        self.deltas: dict[str, int] = {}
+        self.seen_keys: dict[tuple[str, str], tuple[str, SendOutcome]] = {}
+        self.accepted: list[PreparedSend] = []
+        self.idempotency_rows: list[dict[str, object]] = []
+
+    def run(self) -> list[SendOutcome | QasidError]:
+        self.accounts = AccountRepository(self.conn).lock_for_update(
+            [s.caller.account_id for s in self.sends]
+        )
+        outcomes = [self._decide(send) for send in self.sends]
+        self._write()
+        return outcomes
+
+    def _decide(self, send: PreparedSend) -> SendOutcome | QasidError:
+        account = self.accounts.get(send.caller.account_id)
+        if account is None:
+            return NotFound("the account no longer exists")
+        if account["status"] != AccountStatus.ACTIVE:
+            return AccountSuspended("this account is suspended")
+        if send.idempotency_key is not None and (prior := self._prior(send)) is not None:
+            return prior
+        balance = account["balance"] + self.deltas.get(account["id"], 0)
+        can_spend = available(account["payment_type"], balance, account["credit_limit"])
+        if send.total_cost > can_spend:
+            return InsufficientFunds(
+                f"this request costs {send.total_cost} {account['currency']}; {can_spend} is available",
+                required=send.total_cost,
+                available=can_spend,
+                currency=account["currency"],
+            )
+        balance -= send.total_cost
+        self.deltas[account["id"]] = self.deltas.get(account["id"], 0) - send.total_cost
+        outcome = SendOutcome(ACCEPTED_STATUS, _render(send, account, balance))
+        self._remember(send, outcome)
+        self.accepted.append(send)
+        return outcome
+
+    def _prior(self, send: PreparedSend) -> SendOutcome | QasidError | None:
+        """The answer for a key used before, or None when the key is new (or its record expired)."""
+        assert send.idempotency_key is not None  # noqa: S101 - only called for keyed sends
+        assert send.request_hash is not None  # noqa: S101 - set with the key
+        scope = (send.caller.account_id, send.idempotency_key)
+        if scope in self.seen_keys:
+            request_hash, outcome = self.seen_keys[scope]
+        else:
+            repo = IdempotencyRepository(self.conn)
+            stored = repo.get(*scope)
+            if stored is None:
+                return None
+            if stored.created_at < send.created_at - self.ttl:
+                repo.delete(*scope)
+                return None
+            request_hash, outcome = stored.request_hash, SendOutcome(stored.status_code, stored.response)
+        if request_hash != send.request_hash:
+            return IdempotencyKeyReused("this Idempotency-Key was used with a different request body")
+        return SendOutcome(outcome.status_code, outcome.body, replayed=True)
+
+    def _remember(self, send: PreparedSend, outcome: SendOutcome) -> None:
+        if send.idempotency_key is None or send.request_hash is None:
+            return
+        self.seen_keys[(send.caller.account_id, send.idempotency_key)] = (send.request_hash, outcome)
+        self.idempotency_rows.append(
+            {
+                "account_id": send.caller.account_id,
+                "key": send.idempotency_key,
+                "request_hash": send.request_hash,
+                "status_code": outcome.status_code,
+                "response": outcome.body,
+                "created_at": send.created_at,
+            }
+        )
+
+    def _write(self) -> None:
+        if not self.accepted:
+            return
+        now = self.accepted[-1].created_at
+        messages = MessageRepository(self.conn)
+        messages.insert_batches([send.batch for send in self.accepted])
+        messages.insert_messages([row for send in self.accepted for row in send.messages])
+        LedgerRepository(self.conn).insert_many([_reserve(send) for send in self.accepted if send.total_cost])
+        IdempotencyRepository(self.conn).insert_many(self.idempotency_rows)
+        AccountRepository(self.conn).add_to_balances({k: v for k, v in self.deltas.items() if v}, now)
+
+
+def _reserve(send: PreparedSend) -> dict[str, object]:
+    return {
+        "account_id": send.caller.account_id,
+        "kind": EntryKind.RESERVE.value,
+        "amount": -send.total_cost,
+        "batch_id": send.batch["id"],
+        "message_id": None,
+        "note": None,
+        "created_at": send.created_at,
+    }
+
+
+def _render(send: PreparedSend, account: RowMapping, balance: int) -> bytes:
+    return _encoder.encode(
+        SendMessageResponse(
+            batch_id=send.batch["id"],
+            messages=send.accepted,
+            invalid=send.invalid,
+            duplicates=send.duplicates,
+            total_cost=send.total_cost,
+            currency=account["currency"],
+            balance=balance,
+            available=available(account["payment_type"], balance, account["credit_limit"]),
+        )
+    )

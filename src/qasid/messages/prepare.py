@@ -1,0 +1,245 @@
+"""Accepting a send request: everything decided before the write.
+
+``prepare_send`` turns a request into the rows to write and the response to give, from the caller,
+the account's cached price list and senders, and the clock. It does no I/O. The rows are then written
+by ``AcceptSend`` (``messages.accept``) in the group commit, which also takes the money.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from qasid.accounts.records import Caller
+from qasid.billing.records import Channel, PriceList
+from qasid.domain import ids
+from qasid.domain.encoding import Encoding, TextInfo, analyze
+from qasid.domain.phone import Recipient, Refusal, parse_recipient
+from qasid.domain.states import MessageStatus
+from qasid.errors import (
+    InvalidRequest,
+    InvalidSchedule,
+    NoValidRecipients,
+    SenderNotApproved,
+    TextTooLong,
+    UnknownSender,
+)
+from qasid.messages.schemas import AcceptedMessage, InvalidRecipient, SendMessageRequest
+from qasid.senders import service as senders
+from qasid.senders.records import SenderStatus
+from qasid.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class SendCatalog:
+    """What the send path needs to know of an account; cached for ``cache_seconds``."""
+
+    prices: PriceList
+    senders: dict[str, SenderStatus]
+
+
+@dataclass(slots=True)
+class PreparedSend:
+    caller: Caller
+    batch: dict[str, Any]
+    messages: list[dict[str, Any]]
+    accepted: list[AcceptedMessage]
+    invalid: list[InvalidRecipient]
+    duplicates: int
+    total_cost: int
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    created_at: datetime = field(default=datetime.min)
+
+
+def request_hash(request: SendMessageRequest) -> str:
+    """Equal for equal requests however their JSON was spaced or ordered."""
+    return hashlib.sha256(msgspec.json.encode(request)).hexdigest()
+
+
+def prepare_send(
+    caller: Caller,
+    catalog: SendCatalog,
+    request: SendMessageRequest,
+    settings: Settings,
+    now: datetime,
+    *,
+    idempotency_key: str | None = None,
+) -> PreparedSend:
+    info = _check_text(request.text, settings)
+    sender = _check_sender(request.sender, catalog)
+    expires_at = _check_timing(request, settings, now)
+    numbers = [request.to] if isinstance(request.to, str) else request.to
+    if len(numbers) > settings.max_recipients:
+        raise InvalidRequest(
+            f"at most {settings.max_recipients} recipients per request",
+            errors=[
+                {"field": "to", "message": f"{len(numbers)} recipients; at most {settings.max_recipients}"}
+            ],
+        )
+    recipients, invalid, duplicates = _resolve(numbers, caller, catalog.prices, info)
+    if not recipients:
+        raise NoValidRecipients(
+            "none of the recipients can be sent to", invalid=[msgspec.to_builtins(i) for i in invalid]
+        )
+    return _build(
+        caller,
+        request,
+        sender=sender,
+        info=info,
+        recipients=recipients,
+        invalid=invalid,
+        duplicates=duplicates,
+        expires_at=expires_at,
+        now=now,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _check_text(text: str, settings: Settings) -> TextInfo:
+    info = analyze(text)
+    limit = settings.max_gsm7_units if info.encoding == Encoding.GSM7 else settings.max_ucs2_units
+    if info.units > limit:
+        unit = "GSM-7 septets" if info.encoding == Encoding.GSM7 else "UCS-2 units"
+        raise TextTooLong(
+            f"the text is {info.units} {unit}; at most {limit} are allowed",
+            errors=[{"field": "text", "message": f"{info.units} {unit}, limit {limit}"}],
+            encoding=info.encoding.value,
+            units=info.units,
+            limit=limit,
+        )
+    return info
+
+
+def _check_sender(name: str, catalog: SendCatalog) -> str:
+    try:
+        canonical = senders.normalize(name)[1]
+    except InvalidRequest:
+        canonical = name
+    status = catalog.senders.get(canonical)
+    if status is None:
+        raise UnknownSender(
+            f"this account has no sender ID {name!r}",
+            errors=[{"field": "sender", "message": "unknown sender ID"}],
+        )
+    if status != SenderStatus.APPROVED:
+        raise SenderNotApproved(
+            f"the sender ID {canonical!r} is {status.value}, not approved", sender_status=status.value
+        )
+    return canonical
+
+
+def _check_timing(request: SendMessageRequest, settings: Settings, now: datetime) -> datetime:
+    start = now
+    if request.schedule_at is not None:
+        latest = now + timedelta(days=settings.max_schedule_days)
+        if request.schedule_at <= now or request.schedule_at > latest:
+            raise InvalidSchedule(
+                f"schedule_at must be in the future and at most {settings.max_schedule_days} days ahead",
+                errors=[{"field": "schedule_at", "message": "in the past or too far ahead"}],
+            )
+        start = request.schedule_at
+    validity = request.validity if request.validity is not None else settings.default_validity_seconds
+    if not settings.min_validity_seconds <= validity <= settings.max_validity_seconds:
+        bounds = f"{settings.min_validity_seconds} to {settings.max_validity_seconds} seconds"
+        raise InvalidRequest(f"validity must be {bounds}", errors=[{"field": "validity", "message": bounds}])
+    return start + timedelta(seconds=validity)
+
+
+def _resolve(
+    numbers: list[str], caller: Caller, prices: PriceList, info: TextInfo
+) -> tuple[list[tuple[Recipient, int]], list[InvalidRecipient], int]:
+    """Parse, deduplicate and price every recipient; refusals are kept with their reason."""
+    accepted: list[tuple[Recipient, int]] = []
+    invalid: list[InvalidRecipient] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for raw in numbers:
+        parsed = parse_recipient(raw, caller.default_region)
+        if isinstance(parsed, Refusal):
+            invalid.append(InvalidRecipient(to=raw, reason=parsed.reason, detail=parsed.detail))
+            continue
+        if parsed.e164 in seen:
+            duplicates += 1
+            continue
+        seen.add(parsed.e164)
+        unit = prices.price(parsed.country, parsed.operator, Channel.SMS)
+        if unit is None:
+            where = f"{parsed.country}/{parsed.operator or 'unknown operator'}"
+            invalid.append(InvalidRecipient(to=raw, reason="no_price", detail=f"no SMS price for {where}"))
+            continue
+        accepted.append((parsed, unit * info.segments))
+    return accepted, invalid, duplicates
+
+
+def _build(
+    caller: Caller,
+    request: SendMessageRequest,
+    *,
+    sender: str,
+    info: TextInfo,
+    recipients: list[tuple[Recipient, int]],
+    invalid: list[InvalidRecipient],
+    duplicates: int,
+    expires_at: datetime,
+    now: datetime,
+    idempotency_key: str | None,
+) -> PreparedSend:
+    now_ms = int(now.timestamp() * 1000)
+    batch_id = ids.new_id("bat", now_ms)
+    status = MessageStatus.SCHEDULED if request.schedule_at is not None else MessageStatus.ACCEPTED
+    common = {
+        "account_id": caller.account_id,
+        "batch_id": batch_id,
+        "channel": Channel.SMS.value,
+        "sender": sender,
+        "body": request.text,
+        "encoding": info.encoding.value,
+        "segments": info.segments,
+        "currency": caller.currency,
+        "status": status.value,
+        "client_ref": request.client_ref,
+        "schedule_at": request.schedule_at,
+        "expires_at": expires_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    rows, accepted, total = [], [], 0
+    for recipient, price in recipients:
+        message_id = ids.new_id("msg", now_ms)
+        rows.append(
+            {**common, "id": message_id, "recipient": recipient.e164, "country": recipient.country,
+             "operator": recipient.operator, "price": price}
+        )  # fmt: skip
+        accepted.append(
+            AcceptedMessage(
+                id=message_id, to=recipient.e164, status=status.value, country=recipient.country,
+                operator=recipient.operator, encoding=info.encoding.value, segments=info.segments,
+                price=price,
+            )
+        )  # fmt: skip
+        total += price
+    batch = {
+        "id": batch_id,
+        "account_id": caller.account_id,
+        "recipients": len(rows),
+        "total_cost": total,
+        "client_ref": request.client_ref,
+        "created_at": now,
+    }
+    return PreparedSend(
+        caller=caller,
+        batch=batch,
+        messages=rows,
+        accepted=accepted,
+        invalid=invalid,
+        duplicates=duplicates,
+        total_cost=total,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash(request) if idempotency_key else None,
+        created_at=now,
+    )

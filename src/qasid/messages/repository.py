@@ -1,0 +1,109 @@
+"""All SQL about messages, their batches, status history and idempotency records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+
+from qasid.models import batches, idempotency_keys, message_events, messages
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    status: str | None = None
+    recipient: str | None = None
+    batch_id: str | None = None
+    id_from: str | None = None  # inclusive lower bound (ids sort by creation time)
+    id_before: str | None = None  # exclusive upper bound
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    request_hash: str
+    status_code: int
+    response: bytes
+    created_at: datetime
+
+
+class MessageRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert_batches(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(batches), list(rows))
+
+    def insert_messages(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(messages), list(rows))
+
+    def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(message_events), list(rows))
+
+    def get(self, account_id: str, message_id: str) -> RowMapping | None:
+        query = select(messages).where(messages.c.id == message_id, messages.c.account_id == account_id)
+        return self.conn.execute(query).mappings().first()
+
+    def events(self, message_id: str) -> list[RowMapping]:
+        query = select(message_events).where(message_events.c.message_id == message_id)
+        return list(self.conn.execute(query.order_by(message_events.c.id)).mappings())
+
+    def page(self, account_id: str, where: MessageFilter, limit: int) -> list[RowMapping]:
+        """Newest first; ``limit`` rows at most."""
+        query = select(messages).where(messages.c.account_id == account_id)
+        if where.status is not None:
+            query = query.where(messages.c.status == where.status)
+        if where.recipient is not None:
+            query = query.where(messages.c.recipient == where.recipient)
+        if where.batch_id is not None:
+            query = query.where(messages.c.batch_id == where.batch_id)
+        if where.id_from is not None:
+            query = query.where(messages.c.id >= where.id_from)
+        if where.id_before is not None:
+            query = query.where(messages.c.id < where.id_before)
+        return list(self.conn.execute(query.order_by(messages.c.id.desc()).limit(limit)).mappings())
+
+    def set_status_if(self, message_id: str, expected: str, status: str, now: datetime) -> bool:
+        """Move one message from ``expected`` to ``status``; False when it was not in ``expected``."""
+        query = (
+            update(messages)
+            .where(messages.c.id == message_id, messages.c.status == expected)
+            .values(status=status, updated_at=now)
+        )
+        return bool(self.conn.execute(query).rowcount == 1)
+
+
+class IdempotencyRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, account_id: str, key: str) -> StoredResponse | None:
+        query = select(
+            idempotency_keys.c.request_hash,
+            idempotency_keys.c.status_code,
+            idempotency_keys.c.response,
+            idempotency_keys.c.created_at,
+        ).where(idempotency_keys.c.account_id == account_id, idempotency_keys.c.key == key)
+        row = self.conn.execute(query).first()
+        return StoredResponse(*row) if row else None
+
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(idempotency_keys), list(rows))
+
+    def delete(self, account_id: str, key: str) -> None:
+        self.conn.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.account_id == account_id, idempotency_keys.c.key == key
+            )
+        )
+
+    def purge_before(self, moment: datetime) -> int:
+        return int(
+            self.conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < moment)).rowcount
+        )

@@ -1,0 +1,71 @@
+"""The messages service that front doors call: send, cancel, read.
+
+It joins the pure decisions (``prepare``), the cached account catalog (prices and senders), the
+group-commit writer (``accept``, ``cancel``) and reads in worker threads (``reading``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from anyio import to_thread
+
+from qasid.accounts.records import Caller
+from qasid.billing.service import price_list
+from qasid.cache import TTLCache
+from qasid.db import Database
+from qasid.db.writer import GroupCommitWriter
+from qasid.messages.accept import AcceptSend, SendOutcome
+from qasid.messages.cancel import CancelMessage
+from qasid.messages.prepare import SendCatalog, prepare_send
+from qasid.messages.reading import MessageQuery, get_message, list_messages
+from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageRequest
+from qasid.senders.service import statuses
+from qasid.settings import Settings
+
+
+class MessageService:
+    def __init__(self, db: Database, writer: GroupCommitWriter, settings: Settings) -> None:
+        self.db = db
+        self.writer = writer
+        self.settings = settings
+        self._catalogs: TTLCache[tuple[str, str], SendCatalog] = TTLCache(settings.cache_seconds)
+        self._idempotency_ttl = timedelta(hours=settings.idempotency_hours)
+
+    async def send(
+        self, caller: Caller, request: SendMessageRequest, *, idempotency_key: str | None = None
+    ) -> SendOutcome:
+        catalog = await self._catalog(caller)
+        prepared = prepare_send(
+            caller, catalog, request, self.settings, datetime.now(UTC), idempotency_key=idempotency_key
+        )
+        return await self.writer.submit(AcceptSend(prepared, self._idempotency_ttl))
+
+    async def cancel(self, caller: Caller, message_id: str) -> MessageDetail:
+        await self.writer.submit(CancelMessage(caller.account_id, message_id, datetime.now(UTC)))
+        return await self.get(caller, message_id)
+
+    async def get(self, caller: Caller, message_id: str) -> MessageDetail:
+        return await to_thread.run_sync(self._read_one, caller.account_id, message_id)
+
+    async def list(self, caller: Caller, query: MessageQuery) -> MessagePage:
+        return await to_thread.run_sync(self._read_page, caller.account_id, query)
+
+    def _read_one(self, account_id: str, message_id: str) -> MessageDetail:
+        with self.db.read() as conn:
+            return get_message(conn, account_id, message_id)
+
+    def _read_page(self, account_id: str, query: MessageQuery) -> MessagePage:
+        with self.db.read() as conn:
+            return list_messages(conn, account_id, query)
+
+    async def _catalog(self, caller: Caller) -> SendCatalog:
+        key = (caller.account_id, caller.currency)
+        return await self._catalogs.get_or_load(key, lambda: to_thread.run_sync(self._load_catalog, caller))
+
+    def _load_catalog(self, caller: Caller) -> SendCatalog:
+        with self.db.read() as conn:
+            return SendCatalog(
+                prices=price_list(conn, caller.account_id, caller.currency),
+                senders=statuses(conn, caller.account_id),
+            )
