@@ -36,7 +36,7 @@ class TestHelp:
 
 class TestAccounts:
     def test_create_prints_only_the_id(self, account):
-        assert re.fullmatch(r"acc_[0-9A-Z]{26}", account)
+        assert re.fullmatch(r"acc_[0-9a-f]{32}", account)
 
     def test_prepaid_and_postpaid_together_are_refused(self, settings):
         assert "choose one" in qasid("accounts", "create", "X", "--prepaid", "1", "--postpaid", "1", ok=False)

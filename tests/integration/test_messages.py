@@ -22,7 +22,11 @@ def later(hours: int = 1) -> str:
 class TestGet:
     async def test_an_unknown_id_is_not_found(self, client, operator: Operator):
         customer = operator.customer()
-        for message_id in ("msg_01M7ZZZZZZZZZZZZZZZZZZZZZZ", "nonsense", "bat_01M7ZZZZZZZZZZZZZZZZZZZZZZ"):
+        for message_id in (
+            "msg_0193f2c4a1b27e0000000000000000ff",
+            "nonsense",
+            "bat_0193f2c4a1b27e0000000000000000ff",
+        ):
             response = await client.get(f"/v1/messages/{message_id}", headers=customer.headers)
             assert (response.status_code, response.json()["code"]) == (404, "not_found")
 

@@ -7,8 +7,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from qasid.db import normalize_url
+from qasid.messages.repository import BatchRow, MessageRow
 from qasid.migrations import downgrade, upgrade
-from qasid.models import metadata
+from qasid.models import batches, messages, metadata
 
 
 def differences(url: str) -> list[object]:
@@ -37,3 +38,9 @@ class TestMigrations:
         upgrade(database_url)
         assert {t.name for t in metadata.sorted_tables} <= tables(database_url)
         assert differences(database_url) == []
+
+
+class TestRowShapes:
+    def test_the_hot_path_row_tuples_follow_their_tables_column_order(self):
+        assert MessageRow._fields == tuple(c.name for c in messages.columns)
+        assert BatchRow._fields == tuple(c.name for c in batches.columns)

@@ -50,12 +50,17 @@ class NewAccount(WriteOp[str]):
         return results
 
 
+@pytest.fixture(params=["inline", "thread"])
+def mode(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def writer(db: Database):
-    started = GroupCommitWriter(db, max_batch=64)
+async def writer(db: Database, mode):
+    started = GroupCommitWriter(db, mode=mode, max_batch=64)
     started.start()
     yield started
-    started.stop()
+    await started.stop()
 
 
 def count(db: Database) -> int:
@@ -92,21 +97,41 @@ class TestGroupCommit:
         assert isinstance(results[20], Unavailable)
         assert count(db) == 21
 
-    async def test_after_stop_nothing_is_accepted(self, db):
-        stopped = GroupCommitWriter(db)
+    async def test_after_stop_nothing_is_accepted(self, db, mode):
+        stopped = GroupCommitWriter(db, mode=mode)
         stopped.start()
-        stopped.stop()
+        await stopped.stop()
         with pytest.raises(Unavailable):
             await stopped.submit(NewAccount("acc_late"))
         assert count(db) == 0
 
-    async def test_stop_applies_what_was_queued(self, db):
-        writer = GroupCommitWriter(db)
+    async def test_stop_applies_what_was_queued(self, db, mode):
+        writer = GroupCommitWriter(db, mode=mode)
         writer.start()
         pending = [asyncio.ensure_future(writer.submit(NewAccount(f"acc_{n}"))) for n in range(50)]
         await asyncio.sleep(0)
-        await asyncio.to_thread(writer.stop)
+        await writer.stop()
         results = await asyncio.gather(*pending, return_exceptions=True)
-        written = [r for r in results if isinstance(r, str)]
-        assert len(written) == count(db)
-        assert all(isinstance(r, (str, Unavailable)) for r in results)
+        assert results == [f"acc_{n}" for n in range(50)]
+        assert count(db) == 50
+
+
+class TestSqliteLock:
+    async def test_an_inline_writer_waits_for_another_processes_lock_without_freezing_the_loop(self, db):
+        if not db.is_sqlite:
+            pytest.skip("SQLite's database-wide write lock; PostgreSQL locks rows")
+        writer = GroupCommitWriter(db, mode="inline")
+        writer.start()
+        holder = db.writer_connection()
+        held = holder.begin()  # another process's write transaction
+        pending = asyncio.ensure_future(writer.submit(NewAccount("acc_waits")))
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the writer waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not pending.done()
+        held.commit()
+        holder.close()
+        assert await asyncio.wait_for(pending, 5) == "acc_waits"
+        assert ticks == 20
+        await writer.stop()

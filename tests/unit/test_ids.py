@@ -14,13 +14,14 @@ class TestIds:
     def test_shape(self):
         value = ids.new_id("msg")
         assert value.startswith("msg_")
-        assert len(value) == 30
+        assert len(value) == 36
         assert ids.is_valid("msg", value)
 
     def test_wrong_prefix_or_alphabet_is_invalid(self):
         value = ids.new_id("msg")
         assert not ids.is_valid("bat", value)
-        assert not ids.is_valid("msg", value[:-1] + "U")  # Crockford has no U
+        assert not ids.is_valid("msg", value[:-1] + "g")  # not hex
+        assert not ids.is_valid("msg", value[:-1] + "A")  # upper case is not what we issue
         assert not ids.is_valid("msg", value + "0")
 
     @given(moments, moments)

@@ -6,10 +6,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
 from qasid.accounts.records import Account, AccountStatus, ApiKey, PaymentType
 from qasid.models import accounts, api_keys, ledger_entries
+
+# Built once: the group commit runs these for every batch.
+_READ_MANY = (
+    select(accounts).where(accounts.c.id.in_(bindparam("ids", expanding=True))).order_by(accounts.c.id)
+)
+_LOCK = _READ_MANY.with_for_update()
+_ADD_TO_BALANCE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account"))
+    .values(balance=accounts.c.balance + bindparam("delta"), updated_at=bindparam("now"))
+)
 
 
 def _account(row: RowMapping) -> Account:
@@ -60,19 +71,17 @@ class AccountRepository:
 
     def lock_for_update(self, account_ids: Sequence[str]) -> dict[str, RowMapping]:
         """Read accounts and hold their rows until the transaction ends (SQLite: already exclusive)."""
-        query = select(accounts).where(accounts.c.id.in_(sorted(set(account_ids)))).order_by(accounts.c.id)
-        if self.conn.dialect.name != "sqlite":
-            query = query.with_for_update()
-        return {row["id"]: row for row in self.conn.execute(query).mappings()}
+        query = _LOCK if self.conn.dialect.name != "sqlite" else _READ_MANY
+        rows = self.conn.execute(query, {"ids": sorted(set(account_ids))}).mappings()
+        return {row["id"]: row for row in rows}
 
     def add_to_balances(self, deltas: dict[str, int], now: datetime) -> None:
         """Move running balances; always in the transaction that writes the matching ledger rows."""
-        for account_id, delta in deltas.items():
-            self.conn.execute(
-                update(accounts)
-                .where(accounts.c.id == account_id)
-                .values(balance=accounts.c.balance + delta, updated_at=now)
-            )
+        if deltas:
+            params = [
+                {"account": account_id, "delta": delta, "now": now} for account_id, delta in deltas.items()
+            ]
+            self.conn.execute(_ADD_TO_BALANCE, params)
 
     def ledger_sum(self, account_id: str) -> int:
         query = select(func.coalesce(func.sum(ledger_entries.c.amount), 0)).where(

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from anyio import to_thread
 from litestar import Litestar, get
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
@@ -35,12 +34,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = await to_thread.run_sync(Services.start, settings)
+        services = Services.start(settings)
         app.state.services = services
         try:
             yield
         finally:
-            await to_thread.run_sync(services.stop)
+            await services.stop()
 
     return Litestar(
         route_handlers=[v1.router, describe_problem],

@@ -21,8 +21,14 @@ class Services:
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
+        """Build the services; call on the event loop that will serve requests."""
         db = Database.from_settings(settings)
-        writer = GroupCommitWriter(db, max_batch=settings.writer_max_batch, max_rows=settings.writer_max_rows)
+        writer = GroupCommitWriter(
+            db,
+            mode=settings.writer_mode,
+            max_batch=settings.writer_max_batch,
+            max_rows=settings.writer_max_rows,
+        )
         writer.start()
         return cls(
             settings=settings,
@@ -32,6 +38,6 @@ class Services:
             messages=MessageService(db, writer, settings),
         )
 
-    def stop(self) -> None:
-        self.writer.stop()
+    async def stop(self) -> None:
+        await self.writer.stop()
         self.db.dispose()

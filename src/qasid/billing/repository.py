@@ -9,7 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from qasid.billing.records import LedgerEntry, Price
+from qasid.db.bulk import bulk_insert
 from qasid.models import ledger_entries, prices
+
+ENTRY_COLUMNS = ("account_id", "kind", "amount", "batch_id", "message_id", "note", "created_at")
 
 
 class LedgerRepository:
@@ -17,8 +20,10 @@ class LedgerRepository:
         self.conn = conn
 
     def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(ledger_entries), list(rows))
+        """Entries as dicts of ``ENTRY_COLUMNS``; the ids come from the database."""
+        bulk_insert(
+            self.conn, ledger_entries, [[row[name] for name in ENTRY_COLUMNS] for row in rows], ENTRY_COLUMNS
+        )
 
     def list(self, account_id: str, limit: int = 50) -> list[LedgerEntry]:
         query = (

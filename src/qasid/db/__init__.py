@@ -68,6 +68,18 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def writer_connection(self, *, wait_for_lock: bool = True) -> Connection:
+        """A connection to keep for many write transactions (the group-commit writer's). On SQLite
+        each ``begin()`` on it is ``BEGIN IMMEDIATE``; without ``wait_for_lock`` it fails at once
+        ("database is locked") instead of waiting when another connection holds the write lock."""
+        conn = self.engine.connect()
+        if not self.is_sqlite:
+            return conn
+        if not wait_for_lock:
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            conn.commit()
+        return conn.execution_options(qasid_begin="IMMEDIATE")
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A consistent read snapshot; nothing is written in it."""

@@ -150,7 +150,7 @@ def _reserve(send: PreparedSend) -> dict[str, object]:
         "account_id": send.caller.account_id,
         "kind": EntryKind.RESERVE.value,
         "amount": -send.total_cost,
-        "batch_id": send.batch["id"],
+        "batch_id": send.batch.id,
         "message_id": None,
         "note": None,
         "created_at": send.created_at,
@@ -160,7 +160,7 @@ def _reserve(send: PreparedSend) -> dict[str, object]:
 def _render(send: PreparedSend, account: RowMapping, balance: int) -> bytes:
     return _encoder.encode(
         SendMessageResponse(
-            batch_id=send.batch["id"],
+            batch_id=send.batch.id,
             messages=send.accepted,
             invalid=send.invalid,
             duplicates=send.duplicates,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import msgspec
 
@@ -28,6 +27,7 @@ from qasid.errors import (
     TextTooLong,
     UnknownSender,
 )
+from qasid.messages.repository import BatchRow, MessageRow
 from qasid.messages.schemas import AcceptedMessage, InvalidRecipient, SendMessageRequest
 from qasid.senders import service as senders
 from qasid.senders.records import SenderStatus
@@ -44,9 +44,11 @@ class SendCatalog:
 
 @dataclass(slots=True)
 class PreparedSend:
+    """A decided request: its batch row, message rows and the response it gets once written."""
+
     caller: Caller
-    batch: dict[str, Any]
-    messages: list[dict[str, Any]]
+    batch: BatchRow
+    messages: list[MessageRow]
     accepted: list[AcceptedMessage]
     invalid: list[InvalidRecipient]
     duplicates: int
@@ -116,11 +118,13 @@ def _check_text(text: str, settings: Settings) -> TextInfo:
 
 
 def _check_sender(name: str, catalog: SendCatalog) -> str:
-    try:
-        canonical = senders.normalize(name)[1]
-    except InvalidRequest:
-        canonical = name
-    status = catalog.senders.get(canonical)
+    canonical, status = name, catalog.senders.get(name)  # senders are usually sent as stored
+    if status is None:
+        try:
+            canonical = senders.normalize(name)[1]
+        except InvalidRequest:
+            canonical = name
+        status = catalog.senders.get(canonical)
     if status is None:
         raise UnknownSender(
             f"this account has no sender ID {name!r}",
@@ -191,46 +195,40 @@ def _build(
 ) -> PreparedSend:
     now_ms = int(now.timestamp() * 1000)
     batch_id = ids.new_id("bat", now_ms)
-    status = MessageStatus.SCHEDULED if request.schedule_at is not None else MessageStatus.ACCEPTED
-    common = {
-        "account_id": caller.account_id,
-        "batch_id": batch_id,
-        "channel": Channel.SMS.value,
-        "sender": sender,
-        "body": request.text,
-        "encoding": info.encoding.value,
-        "segments": info.segments,
-        "currency": caller.currency,
-        "status": status.value,
-        "client_ref": request.client_ref,
-        "schedule_at": request.schedule_at,
-        "expires_at": expires_at,
-        "created_at": now,
-        "updated_at": now,
-    }
+    status = (MessageStatus.SCHEDULED if request.schedule_at is not None else MessageStatus.ACCEPTED).value
     rows, accepted, total = [], [], 0
-    for recipient, price in recipients:
-        message_id = ids.new_id("msg", now_ms)
+    encoding = info.encoding.value
+    message_ids = ids.new_ids("msg", len(recipients), now_ms)
+    for message_id, (recipient, price) in zip(message_ids, recipients, strict=True):
         rows.append(
-            {**common, "id": message_id, "recipient": recipient.e164, "country": recipient.country,
-             "operator": recipient.operator, "price": price}
+            MessageRow(
+                message_id, caller.account_id, batch_id, recipient.e164, recipient.country,
+                recipient.operator, price, status, now,
+            )
         )  # fmt: skip
         accepted.append(
             AcceptedMessage(
-                id=message_id, to=recipient.e164, status=status.value, country=recipient.country,
-                operator=recipient.operator, encoding=info.encoding.value, segments=info.segments,
-                price=price,
+                id=message_id, to=recipient.e164, status=status, country=recipient.country,
+                operator=recipient.operator, encoding=encoding, segments=info.segments, price=price,
             )
         )  # fmt: skip
         total += price
-    batch = {
-        "id": batch_id,
-        "account_id": caller.account_id,
-        "recipients": len(rows),
-        "total_cost": total,
-        "client_ref": request.client_ref,
-        "created_at": now,
-    }
+    batch = BatchRow(
+        id=batch_id,
+        account_id=caller.account_id,
+        channel=Channel.SMS.value,
+        sender=sender,
+        body=request.text,
+        encoding=encoding,
+        segments=info.segments,
+        currency=caller.currency,
+        client_ref=request.client_ref,
+        schedule_at=request.schedule_at,
+        expires_at=expires_at,
+        recipients=len(rows),
+        total_cost=total,
+        created_at=now,
+    )
     return PreparedSend(
         caller=caller,
         batch=batch,

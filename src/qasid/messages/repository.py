@@ -5,11 +5,61 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
+from qasid.db.bulk import bulk_insert
 from qasid.models import batches, idempotency_keys, message_events, messages
+
+
+class BatchRow(NamedTuple):
+    """A ``batches`` row, in the table's column order (a test keeps the two in step)."""
+
+    id: str
+    account_id: str
+    channel: str
+    sender: str
+    body: str
+    encoding: str
+    segments: int
+    currency: str
+    client_ref: str | None
+    schedule_at: datetime | None
+    expires_at: datetime
+    recipients: int
+    total_cost: int
+    created_at: datetime
+
+
+class MessageRow(NamedTuple):
+    """A ``messages`` row, in the table's column order (a test keeps the two in step)."""
+
+    id: str
+    account_id: str
+    batch_id: str
+    recipient: str
+    country: str
+    operator: str | None
+    price: int
+    status: str
+    updated_at: datetime
+
+
+# A message with what it shares with its batch, as the API shows it.
+_MESSAGE_VIEW = select(
+    messages,
+    batches.c.channel,
+    batches.c.sender,
+    batches.c.body,
+    batches.c.encoding,
+    batches.c.segments,
+    batches.c.currency,
+    batches.c.client_ref,
+    batches.c.schedule_at,
+    batches.c.expires_at,
+    batches.c.created_at,
+).join(batches, batches.c.id == messages.c.batch_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +83,19 @@ class MessageRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def insert_batches(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(batches), list(rows))
+    def insert_batches(self, rows: Sequence[BatchRow]) -> None:
+        bulk_insert(self.conn, batches, rows)
 
-    def insert_messages(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(messages), list(rows))
+    def insert_messages(self, rows: Sequence[MessageRow]) -> None:
+        bulk_insert(self.conn, messages, rows)
 
     def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             self.conn.execute(insert(message_events), list(rows))
 
     def get(self, account_id: str, message_id: str) -> RowMapping | None:
-        query = select(messages).where(messages.c.id == message_id, messages.c.account_id == account_id)
+        """The message with its batch's fields, if it is the account's."""
+        query = _MESSAGE_VIEW.where(messages.c.id == message_id, messages.c.account_id == account_id)
         return self.conn.execute(query).mappings().first()
 
     def events(self, message_id: str) -> list[RowMapping]:
@@ -55,7 +104,7 @@ class MessageRepository:
 
     def page(self, account_id: str, where: MessageFilter, limit: int) -> list[RowMapping]:
         """Newest first; ``limit`` rows at most."""
-        query = select(messages).where(messages.c.account_id == account_id)
+        query = _MESSAGE_VIEW.where(messages.c.account_id == account_id)
         if where.status is not None:
             query = query.where(messages.c.status == where.status)
         if where.recipient is not None:

@@ -9,7 +9,9 @@ Money columns are integer minor units. Timestamps are UTC (``UTCDateTime``). Ids
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -41,10 +43,38 @@ AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on both databases."""
+    """Aware UTC datetimes in, aware UTC datetimes out, on both databases.
+
+    On SQLite the value is stored as text in SQLAlchemy's own DATETIME format
+    (``2026-11-21 23:40:57.011680``, UTC); the processors below produce and read that format directly
+    with ``isoformat``/``fromisoformat`` (C), because the hot write path converts several per row."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def to_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
+                value = value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+
+        return to_text
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_text(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+        return from_text
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -138,38 +168,38 @@ senders = Table(
     UniqueConstraint("account_id", "name"),
 )
 
+# One request: what its messages share (text, sender, timing, reference) is stored once, here.
 batches = Table(
     "batches",
     metadata,
     _id(),
     C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    C("channel", String(16), nullable=False),
+    C("sender", String(20), nullable=False),  # as sent: "Qasid" or "+9647701234567"
+    C("body", Text, nullable=False),
+    C("encoding", String(8), nullable=False),  # gsm7 | ucs2
+    C("segments", Integer, nullable=False),
+    C("currency", String(3), nullable=False),
+    C("client_ref", String(64), nullable=True),
+    C("schedule_at", UTCDateTime(), nullable=True),
+    C("expires_at", UTCDateTime(), nullable=False),
     C("recipients", Integer, nullable=False),
     C("total_cost", BigInteger, nullable=False),
-    C("client_ref", String(64), nullable=True),
     _created(),
 )
 
+# One recipient of a batch. Kept narrow: a 500-recipient request writes 500 of these.
 messages = Table(
     "messages",
     metadata,
     _id(),
     C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
     C("batch_id", String(40), ForeignKey("batches.id"), nullable=False, index=True),
-    C("channel", String(16), nullable=False),
     C("recipient", String(20), nullable=False),  # E.164
     C("country", String(2), nullable=False),
     C("operator", String(64), nullable=True),
-    C("sender", String(20), nullable=False),
-    C("body", Text, nullable=False),
-    C("encoding", String(8), nullable=False),  # gsm7 | ucs2
-    C("segments", Integer, nullable=False),
     C("price", BigInteger, nullable=False),  # what was reserved: segments x price per part
-    C("currency", String(3), nullable=False),
     C("status", String(24), nullable=False),
-    C("client_ref", String(64), nullable=True),
-    C("schedule_at", UTCDateTime(), nullable=True),
-    C("expires_at", UTCDateTime(), nullable=False),
-    _created(),
     C("updated_at", UTCDateTime(), nullable=False),
     Index(None, "account_id", "id"),
     Index(None, "account_id", "recipient"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-21 23:40:57.011680
+Create Date: 2026-11-22 00:20:42.807945
 """
 
 from __future__ import annotations
@@ -77,9 +77,17 @@ def upgrade() -> None:
         "batches",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("account_id", sa.String(length=40), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("sender", sa.String(length=20), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("encoding", sa.String(length=8), nullable=False),
+        sa.Column("segments", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("client_ref", sa.String(length=64), nullable=True),
+        sa.Column("schedule_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recipients", sa.Integer(), nullable=False),
         sa.Column("total_cost", sa.BigInteger(), nullable=False),
-        sa.Column("client_ref", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_batches_account_id_accounts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
@@ -140,21 +148,11 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("account_id", sa.String(length=40), nullable=False),
         sa.Column("batch_id", sa.String(length=40), nullable=False),
-        sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("recipient", sa.String(length=20), nullable=False),
         sa.Column("country", sa.String(length=2), nullable=False),
         sa.Column("operator", sa.String(length=64), nullable=True),
-        sa.Column("sender", sa.String(length=20), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("encoding", sa.String(length=8), nullable=False),
-        sa.Column("segments", sa.Integer(), nullable=False),
         sa.Column("price", sa.BigInteger(), nullable=False),
-        sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("status", sa.String(length=24), nullable=False),
-        sa.Column("client_ref", sa.String(length=64), nullable=True),
-        sa.Column("schedule_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_messages_account_id_accounts")
