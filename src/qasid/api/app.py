@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from qasid.api import v1
 from qasid.api.openapi import openapi_config
 from qasid.api.problems import handle_http_exception, handle_qasid_error, handle_unexpected
 from qasid.api.state import Services
+from qasid.domain.phone import parse_recipient
 from qasid.errors import QasidError, all_errors
 from qasid.logging import configure_logging
 from qasid.settings import Settings, get_settings
@@ -28,6 +30,17 @@ def describe_problem(code: FromPath[str]) -> dict[str, Any]:
     raise HTTPException(status_code=404, detail="Not Found")
 
 
+def _settle_heap() -> None:
+    """Keep the objects that live as long as the process out of the garbage collector's scans.
+
+    The imported libraries (phonenumbers' metadata, SQLAlchemy, Litestar) leave ~75,000 tracked
+    objects; a full collection walks all of them (~60 ms here) and, under load, runs every few
+    seconds. Frozen, they are never scanned again; what requests allocate is collected as usual."""
+    parse_recipient("+9647701234567", "IQ")  # load the metadata the hot path needs first
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -36,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = Services.start(settings)
         app.state.services = services
+        _settle_heap()
         try:
             yield
         finally:
