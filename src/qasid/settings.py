@@ -35,11 +35,6 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, description="JSON lines on stderr; false for readable lines")
 
     # Group commit: requests share one transaction written by one writer thread.
-    writer_mode: Literal["inline", "thread"] = Field(
-        default="inline",
-        description="where group commits run: inline on the event loop (fastest with a local database), "
-        "or in a writer thread (keeps the loop free when each statement waits on a distant database)",
-    )
     writer_max_batch: int = Field(default=512, ge=1, description="requests per group commit")
     writer_max_rows: int = Field(default=5000, ge=1, description="recipients per group commit")
 

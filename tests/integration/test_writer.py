@@ -50,14 +50,9 @@ class NewAccount(WriteOp[str]):
         return results
 
 
-@pytest.fixture(params=["inline", "thread"])
-def mode(request) -> str:
-    return request.param
-
-
 @pytest.fixture
-async def writer(db: Database, mode):
-    started = GroupCommitWriter(db, mode=mode, max_batch=64)
+async def writer(db: Database):
+    started = GroupCommitWriter(db, max_batch=64)
     started.start()
     yield started
     await started.stop()
@@ -97,16 +92,16 @@ class TestGroupCommit:
         assert isinstance(results[20], Unavailable)
         assert count(db) == 21
 
-    async def test_after_stop_nothing_is_accepted(self, db, mode):
-        stopped = GroupCommitWriter(db, mode=mode)
+    async def test_after_stop_nothing_is_accepted(self, db):
+        stopped = GroupCommitWriter(db)
         stopped.start()
         await stopped.stop()
         with pytest.raises(Unavailable):
             await stopped.submit(NewAccount("acc_late"))
         assert count(db) == 0
 
-    async def test_stop_applies_what_was_queued(self, db, mode):
-        writer = GroupCommitWriter(db, mode=mode)
+    async def test_stop_applies_what_was_queued(self, db):
+        writer = GroupCommitWriter(db)
         writer.start()
         pending = [asyncio.ensure_future(writer.submit(NewAccount(f"acc_{n}"))) for n in range(50)]
         await asyncio.sleep(0)
@@ -117,16 +112,16 @@ class TestGroupCommit:
 
 
 class TestSqliteLock:
-    async def test_an_inline_writer_waits_for_another_processes_lock_without_freezing_the_loop(self, db):
+    async def test_the_writer_waits_for_another_processes_lock_and_the_loop_keeps_running(self, db):
         if not db.is_sqlite:
             pytest.skip("SQLite's database-wide write lock; PostgreSQL locks rows")
-        writer = GroupCommitWriter(db, mode="inline")
+        writer = GroupCommitWriter(db)
         writer.start()
         holder = db.writer_connection()
         held = holder.begin()  # another process's write transaction
         pending = asyncio.ensure_future(writer.submit(NewAccount("acc_waits")))
         ticks = 0
-        for _ in range(20):  # the loop keeps running while the writer waits for the lock
+        for _ in range(20):  # the loop keeps serving while the writer waits for the lock
             await asyncio.sleep(0.01)
             ticks += 1
         assert not pending.done()

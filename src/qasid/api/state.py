@@ -23,12 +23,7 @@ class Services:
     def start(cls, settings: Settings) -> Services:
         """Build the services; call on the event loop that will serve requests."""
         db = Database.from_settings(settings)
-        writer = GroupCommitWriter(
-            db,
-            mode=settings.writer_mode,
-            max_batch=settings.writer_max_batch,
-            max_rows=settings.writer_max_rows,
-        )
+        writer = GroupCommitWriter(db, max_batch=settings.writer_max_batch, max_rows=settings.writer_max_rows)
         writer.start()
         return cls(
             settings=settings,

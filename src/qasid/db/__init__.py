@@ -68,17 +68,11 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def writer_connection(self, *, wait_for_lock: bool = True) -> Connection:
-        """A connection to keep for many write transactions (the group-commit writer's). On SQLite
-        each ``begin()`` on it is ``BEGIN IMMEDIATE``; without ``wait_for_lock`` it fails at once
-        ("database is locked") instead of waiting when another connection holds the write lock."""
+    def writer_connection(self) -> Connection:
+        """A connection to keep for many write transactions (the group-commit writer's): on SQLite
+        each ``begin()`` on it is ``BEGIN IMMEDIATE``."""
         conn = self.engine.connect()
-        if not self.is_sqlite:
-            return conn
-        if not wait_for_lock:
-            conn.exec_driver_sql("PRAGMA busy_timeout=0")
-            conn.commit()
-        return conn.execution_options(qasid_begin="IMMEDIATE")
+        return conn.execution_options(qasid_begin="IMMEDIATE") if self.is_sqlite else conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
