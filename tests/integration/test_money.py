@@ -11,6 +11,8 @@ from asgi_lifespan import LifespanManager
 
 from qasid.api.app import create_app
 from qasid.billing.service import add_credit
+from qasid.senders.records import SenderStatus
+from qasid.senders.service import set_status as set_sender_status
 from tests.support import Customer
 
 SEND = {"to": "+9647701234567", "text": "hi", "sender": "Qasid"}
@@ -152,6 +154,22 @@ class TestIdempotency:
         retry = await client.post("/v1/messages", json=SEND, headers=headers)
         assert retry.status_code == 202
         assert operator.account(customer.account.id).balance == 90
+
+    async def test_a_repeat_gets_the_first_answer_even_if_the_request_would_now_be_refused(
+        self, client, operator, db
+    ):
+        customer = operator.customer(balance=1000, price=20)
+        headers = {**customer.headers, "Idempotency-Key": "before-rejection"}
+        first = await client.post("/v1/messages", json=SEND, headers=headers)
+        with db.write() as conn:
+            set_sender_status(conn, customer.account.id, "Qasid", SenderStatus.REJECTED, datetime.now(UTC))
+        again = await client.post("/v1/messages", json=SEND, headers=headers)
+        assert (again.status_code, again.json()) == (202, first.json())
+        assert again.headers["idempotent-replayed"] == "true"
+        fresh = await client.post(
+            "/v1/messages", json=SEND, headers={**customer.headers, "Idempotency-Key": "new"}
+        )
+        assert fresh.json()["code"] == "sender_not_approved"
 
     async def test_an_overlong_key_is_refused(self, client, operator):
         customer = operator.customer()

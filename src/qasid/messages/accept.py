@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Self
 
 import msgspec
@@ -25,7 +25,7 @@ from qasid.billing.repository import LedgerRepository
 from qasid.db.writer import WriteOp
 from qasid.errors import AccountSuspended, IdempotencyKeyReused, InsufficientFunds, NotFound, QasidError
 from qasid.messages.prepare import PreparedSend
-from qasid.messages.repository import IdempotencyRepository, MessageRepository
+from qasid.messages.repository import IdempotencyRepository, MessageRepository, StoredResponse
 from qasid.messages.schemas import SendMessageResponse
 
 ACCEPTED_STATUS = 202
@@ -62,7 +62,7 @@ class _Acceptance:
         self.ttl = idempotency_ttl
         self.accounts: dict[str, RowMapping] = {}
         self.deltas: dict[str, int] = {}
-        self.seen_keys: dict[tuple[str, str], tuple[str, SendOutcome]] = {}
+        self.seen_keys: dict[tuple[str, str], StoredResponse] = {}  # keys used earlier in this batch
         self.accepted: list[PreparedSend] = []
         self.idempotency_rows: list[dict[str, object]] = []
 
@@ -104,24 +104,20 @@ class _Acceptance:
         assert send.request_hash is not None  # noqa: S101 - set with the key
         scope = (send.caller.account_id, send.idempotency_key)
         if scope in self.seen_keys:
-            request_hash, outcome = self.seen_keys[scope]
-        else:
-            repo = IdempotencyRepository(self.conn)
-            stored = repo.get(*scope)
-            if stored is None:
-                return None
-            if stored.created_at < send.created_at - self.ttl:
-                repo.delete(*scope)
-                return None
-            request_hash, outcome = stored.request_hash, SendOutcome(stored.status_code, stored.response)
-        if request_hash != send.request_hash:
-            return IdempotencyKeyReused("this Idempotency-Key was used with a different request body")
-        return SendOutcome(outcome.status_code, outcome.body, replayed=True)
+            return replay(self.seen_keys[scope], send.request_hash, send.created_at, self.ttl)
+        repo = IdempotencyRepository(self.conn)
+        stored = repo.get(*scope)
+        answer = replay(stored, send.request_hash, send.created_at, self.ttl)
+        if stored is not None and answer is None:  # expired: the key starts afresh
+            repo.delete(*scope)
+        return answer
 
     def _remember(self, send: PreparedSend, outcome: SendOutcome) -> None:
         if send.idempotency_key is None or send.request_hash is None:
             return
-        self.seen_keys[(send.caller.account_id, send.idempotency_key)] = (send.request_hash, outcome)
+        self.seen_keys[(send.caller.account_id, send.idempotency_key)] = StoredResponse(
+            send.request_hash, outcome.status_code, outcome.body, send.created_at
+        )
         self.idempotency_rows.append(
             {
                 "account_id": send.caller.account_id,
@@ -143,6 +139,18 @@ class _Acceptance:
         LedgerRepository(self.conn).insert_many([_reserve(send) for send in self.accepted if send.total_cost])
         IdempotencyRepository(self.conn).insert_many(self.idempotency_rows)
         AccountRepository(self.conn).add_to_balances({k: v for k, v in self.deltas.items() if v}, now)
+
+
+def replay(
+    stored: StoredResponse | None, request_hash: str, now: datetime, ttl: timedelta
+) -> SendOutcome | QasidError | None:
+    """What a repeated ``Idempotency-Key`` gets: the first response again, a refusal if the body
+    differs, or None when the key is unused or its record has expired."""
+    if stored is None or stored.created_at < now - ttl:
+        return None
+    if stored.request_hash != request_hash:
+        return IdempotencyKeyReused("this Idempotency-Key was used with a different request body")
+    return SendOutcome(stored.status_code, stored.response, replayed=True)
 
 
 def _reserve(send: PreparedSend) -> dict[str, object]:

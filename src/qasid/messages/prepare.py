@@ -70,8 +70,9 @@ def prepare_send(
     settings: Settings,
     now: datetime,
     *,
-    idempotency_key: str | None = None,
+    idempotency: tuple[str, str] | None = None,
 ) -> PreparedSend:
+    """``idempotency`` is the request's key and ``request_hash``, when it has a key."""
     info = _check_text(request.text, settings)
     sender = _check_sender(request.sender, catalog)
     expires_at = _check_timing(request, settings, now)
@@ -98,7 +99,7 @@ def prepare_send(
         duplicates=duplicates,
         expires_at=expires_at,
         now=now,
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
     )
 
 
@@ -191,7 +192,7 @@ def _build(
     duplicates: int,
     expires_at: datetime,
     now: datetime,
-    idempotency_key: str | None,
+    idempotency: tuple[str, str] | None,
 ) -> PreparedSend:
     now_ms = int(now.timestamp() * 1000)
     batch_id = ids.new_id("bat", now_ms)
@@ -237,7 +238,7 @@ def _build(
         invalid=invalid,
         duplicates=duplicates,
         total_cost=total,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash(request) if idempotency_key else None,
+        idempotency_key=idempotency[0] if idempotency else None,
+        request_hash=idempotency[1] if idempotency else None,
         created_at=now,
     )

@@ -15,10 +15,12 @@ from qasid.billing.service import price_list
 from qasid.cache import TTLCache
 from qasid.db import Database
 from qasid.db.writer import GroupCommitWriter
-from qasid.messages.accept import AcceptSend, SendOutcome
+from qasid.errors import QasidError
+from qasid.messages.accept import AcceptSend, SendOutcome, replay
 from qasid.messages.cancel import CancelMessage
-from qasid.messages.prepare import SendCatalog, prepare_send
+from qasid.messages.prepare import SendCatalog, prepare_send, request_hash
 from qasid.messages.reading import MessageQuery, get_message, list_messages
+from qasid.messages.repository import IdempotencyRepository
 from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageRequest
 from qasid.senders.service import statuses
 from qasid.settings import Settings
@@ -35,11 +37,26 @@ class MessageService:
     async def send(
         self, caller: Caller, request: SendMessageRequest, *, idempotency_key: str | None = None
     ) -> SendOutcome:
+        idempotency = None
+        if idempotency_key is not None:
+            # A repeat gets the first answer even if the same request would now be refused (a sender
+            # since rejected, a schedule time since passed); the writer re-checks atomically.
+            idempotency = (idempotency_key, request_hash(request))
+            answer = await to_thread.run_sync(self._stored_answer, caller.account_id, *idempotency)
+            if isinstance(answer, QasidError):
+                raise answer
+            if answer is not None:
+                return answer
         catalog = await self._catalog(caller)
         prepared = prepare_send(
-            caller, catalog, request, self.settings, datetime.now(UTC), idempotency_key=idempotency_key
+            caller, catalog, request, self.settings, datetime.now(UTC), idempotency=idempotency
         )
         return await self.writer.submit(AcceptSend(prepared, self._idempotency_ttl))
+
+    def _stored_answer(self, account_id: str, key: str, digest: str) -> SendOutcome | QasidError | None:
+        with self.db.read() as conn:
+            stored = IdempotencyRepository(conn).get(account_id, key)
+        return replay(stored, digest, datetime.now(UTC), self._idempotency_ttl)
 
     async def cancel(self, caller: Caller, message_id: str) -> MessageDetail:
         await self.writer.submit(CancelMessage(caller.account_id, message_id, datetime.now(UTC)))
