@@ -66,7 +66,7 @@ class TestAcceptance:
         self, client, operator: Operator
     ):
         customer = operator.customer()
-        to = [ASIACELL, "+96412345678", "not a number", "+99912", ZAIN]
+        to = [ASIACELL, "+96412345678", "not a number", "+99912", "+449012345678", ZAIN]
         data = (await send(client, customer, body(to=to))).json()
         assert [m["to"] for m in data["messages"]] == [ASIACELL, ZAIN]
         reasons = {i["to"]: i["reason"] for i in data["invalid"]}
@@ -74,6 +74,7 @@ class TestAcceptance:
             "+96412345678": "landline",
             "not a number": "unparsable",
             "+99912": "invalid_number",
+            "+449012345678": "premium_rate",
         }
         assert all(i["detail"] for i in data["invalid"])
         assert data["total_cost"] == 40
