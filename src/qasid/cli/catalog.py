@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -61,13 +62,7 @@ def set_price(
     """Set a price per part; the most specific match wins (operator, then country, then *)."""
     with transaction() as conn:
         key = _price(conn, country, operator=operator, channel=channel, account=account, currency=currency)
-        saved = billing.set_price(
-            conn,
-            Price(
-                key.scope, key.country, key.operator, key.channel, key.currency, minor(price, key.currency)
-            ),
-            now(),
-        )
+        saved = billing.set_price(conn, replace(key, price=minor(price, key.currency)), now())
     typer.echo(
         f"{saved.scope} {saved.country} {saved.operator} {saved.channel}: {show(saved.price, saved.currency)}"
     )
