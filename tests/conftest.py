@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from litestar import Litestar
 from sqlalchemy import create_engine, text
 
 from qasid.api.app import create_app
@@ -95,10 +96,40 @@ def operator(db: Database) -> Operator:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real application, lifespan and all, behind an in-process HTTP client."""
-    app = create_app(settings)
+    """The real API as ``qasid api`` runs it (no dispatching: messages stay where the API put them),
+    lifespan and all, behind an in-process HTTP client."""
+    app = create_app(settings, role="api")
     async with (
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://qasid.test") as http,
     ):
         yield http
+
+
+FAST = {
+    "dispatch_idle_poll_seconds": 0.05,
+    "heartbeat_seconds": 0.2,
+    "worker_dead_after_seconds": 1.0,
+    "retry_base_seconds": 0.05,
+    "retry_cap_seconds": 0.2,
+    "connectors_reload_seconds": 0.2,
+    "min_validity_seconds": 1,
+    "report_grace_seconds": 0,
+}
+
+
+@pytest.fixture
+def fast_settings(settings: Settings) -> Settings:
+    """Settings with the dispatcher's timings shrunk so tests wait milliseconds, not minutes."""
+    return settings.model_copy(update=FAST)
+
+
+@pytest.fixture
+async def gateway(fast_settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Litestar]]:
+    """The whole gateway as ``qasid serve`` runs it: API, dispatcher and connectors in one process."""
+    app = create_app(fast_settings, role="serve")
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://qasid.test") as http,
+    ):
+        yield http, app

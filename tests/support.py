@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -11,6 +13,7 @@ from qasid.accounts.repository import AccountRepository
 from qasid.billing import service as billing
 from qasid.billing.records import DEFAULT_SCOPE, Price
 from qasid.db import Database
+from qasid.routing import service as routing
 from qasid.senders import service as senders
 
 
@@ -78,3 +81,36 @@ class Operator:
     def suspend(self, account_id: str) -> None:
         with self.db.write() as conn:
             accounts.set_status(conn, account_id, AccountStatus.SUSPENDED, datetime.now(UTC))
+
+
+def add_simulator(db: Database, name: str = "sim", *, priority: int = 100, **config: object) -> str:
+    """A simulator connector with a catch-all route; returns its id."""
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        record = routing.add_connector(conn, "simulator", name, dict(config), now)
+        routing.add_route(conn, record.id, now, priority=priority)
+    return record.id
+
+
+async def running_simulator(
+    app, db: Database, name: str = "sim", *, priority: int = 100, **config: object
+) -> str:
+    """A simulator connector and route, once the gateway's worker has picked them up."""
+    connector_id = add_simulator(db, name, priority=priority, **config)
+    links = app.state.services.worker.links
+    await wait_for(lambda: connector_id in links.running and links.table.candidates("sms", "IQ", None, "+1"))
+    return connector_id
+
+
+async def wait_for(check, within: float = 10.0, every: float = 0.02):
+    """Poll ``check()`` (sync or async) until it returns something truthy; fail after ``within`` s."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still not true after {within} s: {check}")
+        await asyncio.sleep(every)

@@ -65,6 +65,25 @@ class Settings(BaseSettings):
     min_validity_seconds: int = Field(default=60, ge=1, description="shortest validity a send may ask for")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="larger request bodies get a 413")
     idempotency_hours: int = Field(default=24, ge=1, description="how long an Idempotency-Key is remembered")
+    heartbeat_seconds: float = Field(default=2.0, gt=0, description="how often a worker says it is alive")
+    worker_dead_after_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="a worker silent this long is presumed dead and its jobs are taken back",
+    )
+    dispatch_batch: int = Field(default=256, ge=1, description="jobs claimed at a time")
+    dispatch_max_in_flight: int = Field(default=2048, ge=1, description="messages a worker handles at once")
+    dispatch_idle_poll_seconds: float = Field(
+        default=0.25, gt=0, description="how often an idle worker looks for due jobs (scheduled messages)"
+    )
+    report_grace_seconds: int = Field(
+        default=600, ge=0, description="how long after its validity a sent message waits for a report"
+    )
+    retry_base_seconds: float = Field(default=1.0, gt=0, description="first retry after about this long")
+    retry_cap_seconds: float = Field(default=300.0, gt=0, description="retries are never further apart")
+    connectors_reload_seconds: float = Field(
+        default=5.0, gt=0, description="how often workers pick up connector and route changes"
+    )
     demo_key_file: Path = Field(
         default=Path(".qasid-demo-key"), description="where `qasid demo` keeps its key"
     )

@@ -113,7 +113,7 @@ class TestAccountWall:
 class TestKeyCache:
     async def test_a_revocation_elsewhere_takes_effect_within_the_cache_time(self, settings, operator, db):
         customer = operator.customer()
-        app = create_app(settings.model_copy(update={"cache_seconds": 0.3}))
+        app = create_app(settings.model_copy(update={"cache_seconds": 0.3}), role="api")
         async with (
             LifespanManager(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
@@ -129,7 +129,7 @@ class TestKeyCache:
 
     async def test_a_suspension_stops_sends_at_once_even_with_a_cached_key(self, settings, operator):
         customer = operator.customer()
-        app = create_app(settings.model_copy(update={"cache_seconds": 60}))
+        app = create_app(settings.model_copy(update={"cache_seconds": 60}), role="api")
         async with (
             LifespanManager(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,

@@ -38,7 +38,7 @@ class TestPrepaid:
 
     async def test_two_gateways_on_one_database_still_accept_exactly_ten(self, settings, operator):
         customer = operator.customer(balance=200, price=20)
-        first, second = create_app(settings), create_app(settings)
+        first, second = create_app(settings, role="api"), create_app(settings, role="api")
         async with LifespanManager(first), LifespanManager(second):
             clients = [
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://t")
@@ -123,7 +123,7 @@ class TestIdempotency:
     async def test_concurrent_repeats_on_two_gateways_charge_once(self, settings, operator):
         customer = operator.customer(balance=1000, price=20)
         headers = {**customer.headers, "Idempotency-Key": "shared"}
-        first, second = create_app(settings), create_app(settings)
+        first, second = create_app(settings, role="api"), create_app(settings, role="api")
         async with LifespanManager(first), LifespanManager(second):
             clients = [
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://t")

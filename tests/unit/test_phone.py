@@ -435,3 +435,11 @@ class TestFastPathEquivalence:
             if region != "001" and phonenumbers.country_code_for_region(region) != code
         ]
         assert mismatched == []
+
+
+class TestMask:
+    def test_the_subscriber_is_hidden(self):
+        assert phone.mask("+9647701234567") == "+96477******67"
+
+    def test_short_input_is_hidden_whole(self):
+        assert phone.mask("12345") == "*****"

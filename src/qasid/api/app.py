@@ -11,13 +11,14 @@ from litestar import Litestar, get
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
-from qasid.api import v1
+from qasid.api import ops, v1
+from qasid.api.middleware import RequestIdMiddleware
 from qasid.api.openapi import openapi_config
 from qasid.api.problems import handle_http_exception, handle_qasid_error, handle_unexpected
-from qasid.api.state import Services
 from qasid.domain.phone import parse_recipient
 from qasid.errors import QasidError, all_errors
 from qasid.logging import configure_logging
+from qasid.runtime import Runtime
 from qasid.settings import Settings, get_settings
 
 
@@ -42,13 +43,15 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, role: str = "serve") -> Litestar:
+    """The gateway's HTTP application. ``role="serve"`` also runs a worker (dispatch, connectors) in
+    the same process; ``role="api"`` serves HTTP only."""
     settings = settings or get_settings()
     configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = Services.start(settings)
+        services = await Runtime.start(settings, role=role)
         app.state.services = services
         _settle_heap()
         try:
@@ -58,8 +61,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.unfreeze()
 
     return Litestar(
-        route_handlers=[v1.router, describe_problem],
+        route_handlers=[v1.router, describe_problem, *ops.handlers],
         lifespan=[lifespan],
+        middleware=[RequestIdMiddleware],
         openapi_config=openapi_config(),
         exception_handlers={
             QasidError: handle_qasid_error,

@@ -12,11 +12,11 @@ from litestar import Request
 
 from qasid.accounts.records import Caller
 from qasid.api.problems import bearer_token
-from qasid.api.state import Services
+from qasid.runtime import Runtime
 
 
-def services(request: Request[Any, Any, Any]) -> Services:
-    found: Services = request.app.state.services
+def services(request: Request[Any, Any, Any]) -> Runtime:
+    found: Runtime = request.app.state.services
     return found
 
 

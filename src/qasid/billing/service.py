@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -98,3 +99,37 @@ def price_list(conn: Connection, account_id: str, currency: str) -> PriceList:
     return PriceList.build(
         account_id, PriceRepository(conn).for_scopes([DEFAULT_SCOPE, account_id], currency)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    account_id: str
+    message_id: str
+    batch_id: str
+    amount: int
+    note: str
+
+
+def refund_many(conn: Connection, refunds: list[Refund], now: datetime) -> None:
+    """Give back what accepting these messages reserved: a ledger row each, balances moved together."""
+    refunds = [r for r in refunds if r.amount]
+    if not refunds:
+        return
+    LedgerRepository(conn).insert_many(
+        [
+            {
+                "account_id": r.account_id,
+                "kind": EntryKind.REFUND.value,
+                "amount": r.amount,
+                "batch_id": r.batch_id,
+                "message_id": r.message_id,
+                "note": r.note,
+                "created_at": now,
+            }
+            for r in refunds
+        ]
+    )
+    deltas: dict[str, int] = {}
+    for r in refunds:
+        deltas[r.account_id] = deltas.get(r.account_id, 0) + r.amount
+    AccountRepository(conn).add_to_balances(deltas, now)

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from qasid.cli import accounts, catalog, demo
-from qasid.cli.common import settings
-from qasid.migrations import upgrade
+from qasid.cli import accounts, catalog, demo, routing
+from qasid.cli.common import fail, settings
+from qasid.migrations import pending, upgrade
 
 app = typer.Typer(
     help="Qasid, a self-hosted SMS and OTP gateway. Settings come from QASID_* environment variables.",
@@ -22,6 +22,9 @@ app.add_typer(accounts.keys, name="keys")
 app.add_typer(accounts.credit, name="credit")
 app.add_typer(catalog.prices, name="prices")
 app.add_typer(catalog.sender_ids, name="senders")
+app.add_typer(routing.connectors, name="connectors")
+app.add_typer(routing.routes, name="routes")
+app.add_typer(routing.simulator, name="simulator")
 app.command(name="demo")(demo.demo)
 
 
@@ -32,24 +35,55 @@ def migrate() -> None:
     typer.echo(f"database at head: {settings().database_url}")
 
 
+HostOption = Annotated[str | None, typer.Option(help="[default: QASID_HOST]")]
+PortOption = Annotated[int | None, typer.Option(help="0 picks a free port [default: QASID_PORT]")]
+
+
 @app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="[default: QASID_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="0 picks a free port [default: QASID_PORT]")] = None,
-) -> None:
-    """Run the gateway: the HTTP API and its writer in one process."""
-    import uvicorn  # noqa: PLC0415 - only this command needs the server
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """Run the whole gateway in one process: the HTTP API, the dispatcher and the connectors."""
+    _http(host, port, role="serve")
+
+
+@app.command()
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """Run the HTTP API only; `qasid worker` processes dispatch what it accepts."""
+    _http(host, port, role="api")
+
+
+@app.command()
+def worker() -> None:
+    """Run the dispatcher and the connectors only (no HTTP); as many as you like per database."""
+    import uvloop  # noqa: PLC0415
+
+    from qasid.logging import configure_logging  # noqa: PLC0415
+    from qasid.runtime import run_worker  # noqa: PLC0415 - keeps the admin commands quick to start
+
+    configure_logging(settings())
+    _require_schema()
+    typer.echo("Qasid worker running", err=False)
+    uvloop.run(run_worker(settings()))
+
+
+def _require_schema() -> None:
+    if problem := pending(settings().database_url):
+        fail(problem)
+
+
+def _http(host: str | None, port: int | None, *, role: str) -> None:
+    import uvicorn  # noqa: PLC0415 - only these commands need the server
 
     from qasid.api.app import create_app  # noqa: PLC0415 - keeps the admin commands quick to start
 
     cfg = settings()
+    _require_schema()
     sock = socket.socket(socket.AF_INET6 if ":" in (host or cfg.host) else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host or cfg.host, cfg.port if port is None else port))
     bound_host, bound_port = sock.getsockname()[:2]
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(cfg),
+            create_app(cfg, role=role),
             loop="uvloop" if os.name != "nt" else "asyncio",
             http="httptools",
             lifespan="on",

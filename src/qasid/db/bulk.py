@@ -26,7 +26,7 @@ from itertools import chain
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Column, Connection, Dialect, Table
 
 _json = msgspec.json.Encoder()
 SQLITE_MAX_PARAMETERS = 32_766
@@ -102,3 +102,54 @@ def _processed(
                 values[index] = memo[key]
         out.append(values)
     return out
+
+
+@cache
+def _update_sql(
+    table: Table, dialect: Dialect, keys: tuple[str, ...], names: tuple[str, ...], where: str
+) -> str:
+    columns = [*(table.c[key] for key in keys), *(table.c[name] for name in names)]
+    if dialect.name == "postgresql":
+        value = [f"(e->>{i})::{column.type.compile(dialect)}" for i, column in enumerate(columns)]
+        source = "jsonb_array_elements(%s::jsonb) AS e"
+    else:
+        value = [f"e.value->>{i}" for i in range(len(columns))]
+        source = "json_each(?) AS e"
+    sets = ", ".join(f"{name} = {value[len(keys) + i]}" for i, name in enumerate(names))
+    matches = [f"{table.name}.{key} = {value[i]}" for i, key in enumerate(keys)]
+    condition = " AND ".join(matches) + (f" AND ({where})" if where else "")
+    tail = f" RETURNING {table.name}.{keys[0]}"
+    return f"UPDATE {table.name} SET {sets} FROM {source} WHERE {condition}{tail}"  # noqa: S608 - our names only
+
+
+def bulk_update(
+    conn: Connection,
+    table: Table,
+    key: str | tuple[str, ...],
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+    *,
+    where: str = "",
+) -> list[Any]:
+    """Set ``columns`` on the rows whose ``key`` (one column or several) matches: each row is
+    (*key values, *column values). ``where`` (a fixed SQL condition on ``table``) keeps the rows it
+    rejects as they are. One statement; returns the (first) key of each row that changed."""
+    if not rows:
+        return []
+    keys = (key,) if isinstance(key, str) else key
+    plan = _plan(table, conn.dialect, (*keys, *columns))
+    if plan.processors:
+        rows = _processed(rows, plan.processors)
+    sql = _update_sql(table, conn.dialect, keys, columns, where)
+    return list(conn.exec_driver_sql(sql, (_json.encode(rows).decode(),)).scalars())
+
+
+def one_of(conn: Connection, column: Column[Any], values: Sequence[Any]) -> tuple[str, tuple[str]]:
+    """A condition ``column IN (values)`` and its one parameter, whatever the number of values
+    (long IN lists cost Python per value in psycopg). Use it in ``exec_driver_sql``."""
+    name = f"{column.table.name}.{column.name}"
+    encoded = (_json.encode(list(values)).decode(),)
+    if conn.dialect.name == "postgresql":
+        cast = column.type.compile(conn.dialect)
+        return f"{name} IN (SELECT jsonb_array_elements_text(%s::jsonb)::{cast})", encoded
+    return f"{name} IN (SELECT value FROM json_each(?))", encoded  # noqa: S608 - our names only

@@ -148,6 +148,14 @@ def normalize_e164(raw: str, default_region: str | None = None) -> str | None:
     return None if isinstance(found, Refusal) else f"+{found.country_code}{found.nsn}"
 
 
+def mask(number: str) -> str:
+    """A number for logs: the country code and network kept, the subscriber hidden
+    (``+9647701234567`` -> ``+96477******67``)."""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 8) + number[-2:]
+
+
 def operator_slug(name: str) -> str:
     """ "Asiacell" -> "asiacell", "ITC Fanoos" -> "itc-fanoos", "Télécom" -> "telecom" (ASCII only)."""
     if name.isascii():

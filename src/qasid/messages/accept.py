@@ -1,11 +1,12 @@
-"""The write half of accepting messages: money, rows and idempotency in one group commit.
+"""The write half of accepting messages: money, rows, dispatch jobs and idempotency in one group commit.
 
 For every ``AcceptSend`` in a group commit, in order: the account rows are locked (PostgreSQL
 ``FOR UPDATE``; SQLite's write lock already excludes everyone), the account must be active, an
 ``Idempotency-Key`` seen before answers with the stored response (or is refused if the body
 differs), and the price must fit what the account has available. Accepted requests become a batch
 row, message rows, one ``reserve`` ledger row and a move of the running balance, all in the one
-transaction, so a request is either wholly accepted and charged or not at all.
+transaction, with a dispatch job per message (due now, or at the schedule time): a request is either
+wholly accepted, charged and queued, or not at all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from qasid.errors import AccountSuspended, IdempotencyKeyReused, InsufficientFun
 from qasid.messages.prepare import PreparedSend
 from qasid.messages.repository import IdempotencyRepository, MessageRepository, StoredResponse
 from qasid.messages.schemas import SendMessageResponse
+from qasid.outbox.records import JobKind
+from qasid.outbox.repository import JOBS_CHANNEL, JobRepository
 
 ACCEPTED_STATUS = 202
 _encoder = msgspec.json.Encoder()
@@ -136,8 +139,23 @@ class _Acceptance:
         messages = MessageRepository(self.conn)
         messages.insert_batches([send.batch for send in self.accepted])
         messages.insert_messages([row for send in self.accepted for row in send.messages])
+        JobRepository(self.conn).add(
+            [
+                (
+                    JobKind.DISPATCH.value,
+                    row.id,
+                    send.batch.schedule_at or send.created_at,
+                    0,
+                    send.created_at,
+                )
+                for send in self.accepted
+                for row in send.messages
+            ]
+        )
         LedgerRepository(self.conn).insert_many([_reserve(send) for send in self.accepted if send.total_cost])
         IdempotencyRepository(self.conn).insert_many(self.idempotency_rows)
+        if self.conn.dialect.name == "postgresql":  # wake the workers when this commits
+            self.conn.exec_driver_sql(f"NOTIFY {JOBS_CHANNEL}")
         AccountRepository(self.conn).add_to_balances({k: v for k, v in self.deltas.items() if v}, now)
 
 
@@ -178,3 +196,16 @@ def _render(send: PreparedSend, account: RowMapping, balance: int) -> bytes:
             available=available(account["payment_type"], balance, account["credit_limit"]),
         )
     )
+
+
+@dataclass(slots=True)
+class PurgeIdempotency(WriteOp[int]):
+    """Forget ``Idempotency-Key`` records older than ``before``."""
+
+    before: datetime
+
+    kind = "purge"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[int | QasidError]:
+        return [IdempotencyRepository(conn).purge_before(op.before) for op in ops]

@@ -1,4 +1,4 @@
-"""Canceling a scheduled message: it never leaves, and its price goes back to the account."""
+"""Canceling a scheduled message: its job is removed so it never leaves, and its price goes back."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from typing import Self
 
 from sqlalchemy import Connection
 
-from qasid.accounts.repository import AccountRepository
-from qasid.billing.records import EntryKind
-from qasid.billing.repository import LedgerRepository
+from qasid.billing.service import Refund, refund_many
 from qasid.db.writer import WriteOp
 from qasid.domain.states import CANCELABLE, MessageStatus
 from qasid.errors import NotCancelable, NotFound, QasidError
 from qasid.messages.repository import MessageRepository
+from qasid.outbox.repository import JobRepository
 
 
 @dataclass(slots=True)
@@ -45,22 +44,10 @@ def _cancel(conn: Connection, op: CancelMessage) -> str | QasidError:
             f"the message is {message['status']}; only scheduled messages can be canceled",
             message_status=message["status"],
         )
-    repo.insert_events(
-        [{"message_id": op.message_id, "status": MessageStatus.CANCELED, "detail": None, "at": op.now}]
+    JobRepository(conn).delete_for_messages([op.message_id])
+    repo.insert_events([(op.message_id, MessageStatus.CANCELED.value, None, op.now)])
+    refund = Refund(
+        op.account_id, op.message_id, message["batch_id"], message["price"], note="canceled before sending"
     )
-    if message["price"]:
-        LedgerRepository(conn).insert_many(
-            [
-                {
-                    "account_id": op.account_id,
-                    "kind": EntryKind.REFUND.value,
-                    "amount": message["price"],
-                    "batch_id": message["batch_id"],
-                    "message_id": op.message_id,
-                    "note": "canceled before sending",
-                    "created_at": op.now,
-                }
-            ]
-        )
-        AccountRepository(conn).add_to_balances({op.account_id: message["price"]}, op.now)
+    refund_many(conn, [refund], op.now)
     return op.message_id

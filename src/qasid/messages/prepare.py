@@ -71,8 +71,10 @@ def prepare_send(
     now: datetime,
     *,
     idempotency: tuple[str, str] | None = None,
+    request_id: str | None = None,
 ) -> PreparedSend:
-    """``idempotency`` is the request's key and ``request_hash``, when it has a key."""
+    """``idempotency`` is the request's key and ``request_hash``, when it has a key; ``request_id``
+    is kept on the batch for the logs."""
     info = _check_text(request.text, settings)
     sender = _check_sender(request.sender, catalog)
     expires_at = _check_timing(request, settings, now)
@@ -100,6 +102,7 @@ def prepare_send(
         expires_at=expires_at,
         now=now,
         idempotency=idempotency,
+        request_id=request_id,
     )
 
 
@@ -193,6 +196,7 @@ def _build(
     expires_at: datetime,
     now: datetime,
     idempotency: tuple[str, str] | None,
+    request_id: str | None,
 ) -> PreparedSend:
     now_ms = int(now.timestamp() * 1000)
     batch_id = ids.new_id("bat", now_ms)
@@ -228,6 +232,7 @@ def _build(
         expires_at=expires_at,
         recipients=len(rows),
         total_cost=total,
+        request_id=request_id,
         created_at=now,
     )
     return PreparedSend(

@@ -31,6 +31,7 @@ def _message(row: RowMapping) -> Message:
         price=row["price"],
         currency=row["currency"],
         status=row["status"],
+        error_code=row["error_code"],
         client_ref=row["client_ref"],
         schedule_at=row["schedule_at"],
         expires_at=row["expires_at"],

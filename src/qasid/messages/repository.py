@@ -9,7 +9,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
-from qasid.db.bulk import bulk_insert
+from qasid.db.bulk import bulk_insert, bulk_update
+from qasid.domain.states import MessageStatus, advance
 from qasid.models import batches, idempotency_keys, message_events, messages
 
 
@@ -29,6 +30,7 @@ class BatchRow(NamedTuple):
     expires_at: datetime
     recipients: int
     total_cost: int
+    request_id: str | None
     created_at: datetime
 
 
@@ -44,7 +46,29 @@ class MessageRow(NamedTuple):
     price: int
     status: str
     updated_at: datetime
+    error_code: str | None = None
 
+
+EVENT_COLUMNS = ("message_id", "status", "detail", "at")
+
+_DISPATCH_VIEW = select(
+    messages.c.id,
+    messages.c.account_id,
+    messages.c.batch_id,
+    messages.c.recipient,
+    messages.c.country,
+    messages.c.operator,
+    messages.c.price,
+    messages.c.status,
+    batches.c.channel,
+    batches.c.sender,
+    batches.c.body,
+    batches.c.encoding,
+    batches.c.segments,
+    batches.c.expires_at,
+    batches.c.request_id,
+    batches.c.created_at,
+).join(batches, batches.c.id == messages.c.batch_id)
 
 # A message with what it shares with its batch, as the API shows it.
 _MESSAGE_VIEW = select(
@@ -89,9 +113,40 @@ class MessageRepository:
     def insert_messages(self, rows: Sequence[MessageRow]) -> None:
         bulk_insert(self.conn, messages, rows)
 
-    def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(message_events), list(rows))
+    def insert_events(self, rows: Sequence[tuple[str, str, str | None, datetime]]) -> None:
+        """Status changes: (message_id, status, detail, at)."""
+        bulk_insert(self.conn, message_events, rows, EVENT_COLUMNS)
+
+    def advance(self, changes: Sequence[tuple[str, MessageStatus, str | None]], now: datetime) -> list[str]:
+        """Move messages forward: (message_id, new status, error code). A message already at or past
+        the new status keeps its own (states are monotonic). Returns the ids that moved."""
+        moved: list[str] = []
+        by_status: dict[MessageStatus, list[tuple[str, str, datetime, str | None]]] = {}
+        for message_id, status, error_code in changes:
+            by_status.setdefault(status, []).append((message_id, status.value, now, error_code))
+        for status, rows in by_status.items():
+            earlier = ", ".join(f"'{s.value}'" for s in MessageStatus if advance(s, status) is not None)
+            where = f"messages.status IN ({earlier})" if earlier else "1 = 0"
+            moved += bulk_update(
+                self.conn, messages, "id", ("status", "updated_at", "error_code"), rows, where=where
+            )
+        return moved
+
+    def for_dispatch(self, message_ids: Sequence[str]) -> list[RowMapping]:
+        """What dispatching needs of each message and its batch."""
+        if not message_ids:
+            return []
+        query = _DISPATCH_VIEW.where(messages.c.id.in_(message_ids))
+        return list(self.conn.execute(query).mappings())
+
+    def settlement_rows(self, message_ids: Sequence[str]) -> list[RowMapping]:
+        """Who paid what for these messages, and where each stands."""
+        if not message_ids:
+            return []
+        query = select(
+            messages.c.id, messages.c.account_id, messages.c.batch_id, messages.c.price, messages.c.status
+        ).where(messages.c.id.in_(message_ids))
+        return list(self.conn.execute(query).mappings())
 
     def get(self, account_id: str, message_id: str) -> RowMapping | None:
         """The message with its batch's fields, if it is the account's."""

@@ -91,6 +91,7 @@ class Message(Struct, kw_only=True):
     price: int
     currency: str
     status: str
+    error_code: Annotated[str | None, Meta(description="the carrier's (or Qasid's) code when it failed")]
     client_ref: str | None
     schedule_at: datetime | None
     expires_at: datetime

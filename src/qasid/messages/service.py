@@ -6,11 +6,13 @@ group-commit writer (``accept``, ``cancel``) and reads in worker threads (``read
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from anyio import to_thread
 
 from qasid.accounts.records import Caller
+from qasid.billing.records import Channel
 from qasid.billing.service import price_list
 from qasid.cache import TTLCache
 from qasid.db import Database
@@ -22,20 +24,34 @@ from qasid.messages.prepare import SendCatalog, prepare_send, request_hash
 from qasid.messages.reading import MessageQuery, get_message, list_messages
 from qasid.messages.repository import IdempotencyRepository
 from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageRequest
+from qasid.metrics import ACCEPTED
 from qasid.senders.service import statuses
 from qasid.settings import Settings
 
 
 class MessageService:
-    def __init__(self, db: Database, writer: GroupCommitWriter, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        writer: GroupCommitWriter,
+        settings: Settings,
+        *,
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.writer = writer
         self.settings = settings
+        self.on_accepted = on_accepted
         self._catalogs: TTLCache[tuple[str, str], SendCatalog] = TTLCache(settings.cache_seconds)
         self._idempotency_ttl = timedelta(hours=settings.idempotency_hours)
 
     async def send(
-        self, caller: Caller, request: SendMessageRequest, *, idempotency_key: str | None = None
+        self,
+        caller: Caller,
+        request: SendMessageRequest,
+        *,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
     ) -> SendOutcome:
         idempotency = None
         if idempotency_key is not None:
@@ -49,9 +65,20 @@ class MessageService:
                 return answer
         catalog = await self._catalog(caller)
         prepared = prepare_send(
-            caller, catalog, request, self.settings, datetime.now(UTC), idempotency=idempotency
+            caller,
+            catalog,
+            request,
+            self.settings,
+            datetime.now(UTC),
+            idempotency=idempotency,
+            request_id=request_id,
         )
-        return await self.writer.submit(AcceptSend(prepared, self._idempotency_ttl))
+        outcome = await self.writer.submit(AcceptSend(prepared, self._idempotency_ttl))
+        if not outcome.replayed:
+            ACCEPTED.labels(channel=Channel.SMS.value).inc(len(prepared.messages))
+            if self.on_accepted is not None and prepared.batch.schedule_at is None:
+                self.on_accepted()
+        return outcome
 
     def _stored_answer(self, account_id: str, key: str, digest: str) -> SendOutcome | QasidError | None:
         with self.db.read() as conn:

@@ -24,5 +24,23 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def pending(database_url: str) -> str | None:
+    """A sentence saying the schema is behind the code, or None when it is at head."""
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+    from sqlalchemy import create_engine  # noqa: PLC0415
+
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    engine = create_engine(normalize_url(database_url))
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    if current == head:
+        return None
+    return f"the database schema is at {current or 'nothing'}, the code needs {head}: run `qasid migrate`"
+
+
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)

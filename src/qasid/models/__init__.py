@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Dialect,
     ForeignKey,
     Index,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import Column as C
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -185,6 +187,7 @@ batches = Table(
     C("expires_at", UTCDateTime(), nullable=False),
     C("recipients", Integer, nullable=False),
     C("total_cost", BigInteger, nullable=False),
+    C("request_id", String(64), nullable=True),  # the API request that made it, for the logs
     _created(),
 )
 
@@ -201,6 +204,7 @@ messages = Table(
     C("price", BigInteger, nullable=False),  # what was reserved: segments x price per part
     C("status", String(24), nullable=False),
     C("updated_at", UTCDateTime(), nullable=False),
+    C("error_code", String(32), nullable=True),  # the carrier's (or our) code when it failed
     Index(None, "account_id", "id"),
     Index(None, "account_id", "recipient"),
 )
@@ -227,4 +231,133 @@ idempotency_keys = Table(
     C("response", LargeBinary, nullable=False),
     _created(),
     Index(None, "created_at"),
+)
+
+
+# --- Dispatch: the outbox, the workers that drain it, and where messages go. -----------------------
+
+# Durable work. A row is written in the transaction that makes the work necessary (accepting a
+# message writes its dispatch job), claimed in batches by one worker, and deleted when done.
+jobs = Table(
+    "jobs",
+    metadata,
+    C("id", AutoId, primary_key=True, autoincrement=True),
+    C("kind", String(16), nullable=False),  # dispatch
+    C("message_id", String(40), ForeignKey("messages.id"), nullable=True, index=True),
+    C("run_at", UTCDateTime(), nullable=False),  # due time: now, the schedule time, or the next retry
+    C("attempts", Integer, nullable=False),
+    C("last_error", Text, nullable=True),
+    C("claimed_by", String(40), nullable=True, index=True),  # a worker id while one holds it
+    C("claimed_at", UTCDateTime(), nullable=True),
+    _created(),
+    Index(
+        "ix_jobs_due",
+        "run_at",
+        sqlite_where=text("claimed_by IS NULL"),
+        postgresql_where=text("claimed_by IS NULL"),
+    ),
+)
+
+# Every process that claims jobs says it is alive here; jobs held by a silent one are recovered.
+workers = Table(
+    "workers",
+    metadata,
+    _id(),
+    C("role", String(16), nullable=False),  # serve | worker
+    C("hostname", String(255), nullable=False),
+    C("pid", Integer, nullable=False),
+    C("started_at", UTCDateTime(), nullable=False),
+    C("heartbeat_at", UTCDateTime(), nullable=False),
+    C("stopped_at", UTCDateTime(), nullable=True),
+)
+
+# One configured link to a carrier or provider.
+connectors = Table(
+    "connectors",
+    metadata,
+    _id(),
+    C("name", String(64), nullable=False, unique=True),
+    C("kind", String(16), nullable=False),  # simulator (smpp, http, whatsapp, telegram later)
+    C("channel", String(16), nullable=False),
+    C("config", Text, nullable=False),  # JSON, validated by the connector kind
+    C("enabled", Boolean, nullable=False),
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Which connector carries what: the most specific match of the lowest priority number goes first.
+routes = Table(
+    "routes",
+    metadata,
+    _id(),
+    C("channel", String(16), nullable=False),
+    C("country", String(2), nullable=False),  # ISO 3166 alpha-2, or "*"
+    C("operator", String(64), nullable=False),  # operator slug, or "*"
+    C("prefix", String(20), nullable=False),  # E.164 digits the number starts with, or ""
+    C("priority", Integer, nullable=False),
+    C("connector_id", String(40), ForeignKey("connectors.id"), nullable=False),
+    _created(),
+)
+
+# A message as the carrier saw it: one row per part, with the carrier's id for it.
+message_parts = Table(
+    "message_parts",
+    metadata,
+    C("message_id", String(40), ForeignKey("messages.id"), primary_key=True),
+    C("part", Integer, primary_key=True),  # 1..segments
+    C("connector_id", String(40), nullable=False),
+    C("carrier_id", String(64), nullable=False),
+    C("status", String(24), nullable=False),
+    C("error_code", String(32), nullable=True),
+    C("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("connector_id", "carrier_id"),
+)
+
+# Every delivery report as it arrived, matched to its message part when that part is known. A report
+# that arrives before the submit that it answers has been recorded waits here, unmatched.
+delivery_reports = Table(
+    "delivery_reports",
+    metadata,
+    C("id", AutoId, primary_key=True, autoincrement=True),
+    C("connector_id", String(40), nullable=False),
+    C("carrier_id", String(64), nullable=False),
+    C("status", String(24), nullable=False),  # normalised
+    C("error_code", String(32), nullable=True),
+    C("raw", Text, nullable=False),  # as the carrier sent it
+    C("received_at", UTCDateTime(), nullable=False),
+    C("message_id", String(40), nullable=True, index=True),  # set once matched
+    Index(
+        "ix_delivery_reports_unmatched",
+        "connector_id",
+        "carrier_id",
+        sqlite_where=text("message_id IS NULL"),
+        postgresql_where=text("message_id IS NULL"),
+    ),
+)
+
+# The carrier simulator's own record of what reached "the phones", duplicates included.
+simulator_inbox = Table(
+    "simulator_inbox",
+    metadata,
+    C("id", AutoId, primary_key=True, autoincrement=True),
+    C("connector_id", String(40), nullable=False),
+    C("carrier_id", String(64), nullable=False, unique=True),
+    C("message_id", String(40), nullable=False, index=True),  # the reference the gateway passed along
+    C("account_id", String(40), nullable=False),
+    C("recipient", String(20), nullable=False),
+    C("sender", String(20), nullable=False),
+    C("body", Text, nullable=False),
+    C("part", Integer, nullable=False),
+    C("parts", Integer, nullable=False),
+    C("outcome", String(24), nullable=False),  # what the simulator will report
+    C("report_at", UTCDateTime(), nullable=True),  # when, or NULL for never
+    C("reported_at", UTCDateTime(), nullable=True),
+    C("received_at", UTCDateTime(), nullable=False),
+    Index(None, "account_id", "recipient"),
+    Index(
+        "ix_simulator_inbox_unreported",
+        "report_at",
+        sqlite_where=text("reported_at IS NULL AND report_at IS NOT NULL"),
+        postgresql_where=text("reported_at IS NULL AND report_at IS NOT NULL"),
+    ),
 )

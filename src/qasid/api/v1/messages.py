@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
@@ -10,6 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
 from qasid.api.deps import authenticated, services
+from qasid.api.middleware import request_id_of
 from qasid.api.openapi import problem_responses, request_body
 from qasid.api.problems import decode_body
 from qasid.domain.phone import normalize_e164
@@ -17,6 +19,7 @@ from qasid.domain.states import MessageStatus
 from qasid.errors import InvalidRequest
 from qasid.messages.reading import MessageQuery
 from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageRequest, SendMessageResponse
+from qasid.metrics import ACCEPT_LATENCY
 
 _send_decoder = msgspec.json.Decoder(SendMessageRequest)
 MAX_IDEMPOTENCY_KEY = 255
@@ -34,6 +37,7 @@ async def send_message(request: Request[Any, Any, Any]) -> Response[SendMessageR
 
     With an ``Idempotency-Key`` header, a repeat of the same request returns the first response
     (with ``Idempotent-Replayed: true``) and charges nothing."""
+    started = time.perf_counter()
     caller = await authenticated(request)
     send = decode_body(await request.body(), _send_decoder)
     key = request.headers.get("idempotency-key")
@@ -42,7 +46,10 @@ async def send_message(request: Request[Any, Any, Any]) -> Response[SendMessageR
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
             errors=[{"field": "Idempotency-Key", "message": "length"}],
         )
-    outcome = await services(request).messages.send(caller, send, idempotency_key=key)
+    outcome = await services(request).messages.send(
+        caller, send, idempotency_key=key, request_id=request_id_of(request.scope)
+    )
+    ACCEPT_LATENCY.observe(time.perf_counter() - started)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     # The body is a SendMessageResponse already encoded in the write transaction (so a replay can
     # return it byte for byte); Litestar sends bytes as they are.

@@ -1,0 +1,50 @@
+"""Operating endpoints: ``/healthz`` (the process answers), ``/readyz`` (the database answers and a
+dispatcher is beating), ``/metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from anyio import to_thread
+from litestar import Request, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+
+from qasid.api.deps import services
+from qasid.outbox.repository import JobRepository
+
+QUEUE_DEPTH = Gauge("qasid_queue_depth", "Jobs due and not yet claimed")
+OLDEST_JOB_AGE = Gauge("qasid_oldest_job_age_seconds", "How long the oldest due job has waited")
+
+
+@get("/healthz", include_in_schema=False, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    checks = await services(request).readiness()
+    ready = all(checks.values())
+    return Response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    db = services(request).db
+
+    def queue() -> tuple[int, datetime | None]:
+        with db.read() as conn:
+            return JobRepository(conn).depth(datetime.now(UTC))
+
+    try:
+        depth, oldest = await to_thread.run_sync(queue)
+        QUEUE_DEPTH.set(depth)
+        OLDEST_JOB_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+    except Exception:  # noqa: BLE001 - the process's own counters are still worth reporting
+        QUEUE_DEPTH.set(float("nan"))
+        OLDEST_JOB_AGE.set(float("nan"))
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+handlers = [healthz, readyz, metrics]

@@ -1,0 +1,154 @@
+"""``qasid connectors``, ``qasid routes`` and ``qasid simulator``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+import typer
+
+from qasid.channels import registry
+from qasid.channels.simulator.connector import SimulatorConfig
+from qasid.channels.simulator.store import inbox
+from qasid.cli.common import fail, now, settings, transaction
+from qasid.domain.phone import normalize_e164
+from qasid.routing import service
+from qasid.routing.records import ANY
+from qasid.routing.repository import RoutingRepository
+
+connectors = typer.Typer(help="Links to carriers and providers.", no_args_is_help=True)
+add = typer.Typer(help="Add a connector of a kind.", no_args_is_help=True)
+connectors.add_typer(add, name="add")
+routes = typer.Typer(help="Which connector carries what.", no_args_is_help=True)
+simulator = typer.Typer(help="The built-in carrier simulator.", no_args_is_help=True)
+
+
+@add.command("simulator")
+def add_simulator(
+    name: str,
+    *,
+    latency_ms: Annotated[float, typer.Option(min=0, help="delay before each submit is answered")] = 0,
+    tps: Annotated[float, typer.Option(min=0, help="submits per second at most; 0 for no limit")] = 0,
+    report_delay_ms: Annotated[float, typer.Option(min=0, help="delay from submit to delivery report")] = 0,
+    transient_failure_rate: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+    permanent_failure_rate: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+    undelivered_rate: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="make the random failures repeatable")] = None,
+) -> None:
+    """The built-in carrier simulator (see docs/simulator.md for its fixed test numbers)."""
+    config = SimulatorConfig(
+        latency_ms=latency_ms,
+        tps=tps,
+        report_delay_ms=report_delay_ms,
+        transient_failure_rate=transient_failure_rate,
+        permanent_failure_rate=permanent_failure_rate,
+        undelivered_rate=undelivered_rate,
+        seed=seed,
+    )
+    with transaction() as conn:
+        record = service.add_connector(conn, "simulator", name, msgspec.to_builtins(config), now())
+    typer.echo(record.id)
+
+
+@connectors.command("list")
+def list_connectors() -> None:
+    """Every connector: id, name, kind, state and configuration."""
+    with transaction() as conn:
+        found = RoutingRepository(conn).connectors()
+    for c in found:
+        typer.echo(
+            f"{c.id}  {c.name:<20} {c.kind:<10} {'enabled' if c.enabled else 'disabled':<9} {c.config}"
+        )
+
+
+@connectors.command("remove")
+def remove_connector(connector: Annotated[str, typer.Argument(help="name or id")]) -> None:
+    """Remove a connector no route uses."""
+    with transaction() as conn:
+        record = service.remove_connector(conn, connector)
+    typer.echo(f"{record.name} removed")
+
+
+def _enable(connector: str, enabled: bool) -> None:
+    with transaction() as conn:
+        record = service.require_connector(conn, connector)
+        RoutingRepository(conn).set_enabled(record.id, enabled, now())
+    typer.echo(f"{record.name} {'enabled' if enabled else 'disabled'}")
+
+
+@connectors.command("enable")
+def enable(connector: str) -> None:
+    """Use the connector again."""
+    _enable(connector, True)
+
+
+@connectors.command("disable")
+def disable(connector: str) -> None:
+    """Stop using the connector (its routes are skipped) without removing it."""
+    _enable(connector, False)
+
+
+@connectors.command("kinds")
+def list_kinds() -> None:
+    """The kinds of connector this gateway has."""
+    for name, kind in sorted(registry.kinds().items()):
+        typer.echo(f"{name:<12} {kind.channel:<9} {kind.description}")
+
+
+@routes.command("add")
+def add_route(
+    *,
+    connector: Annotated[str, typer.Option(help="connector name or id")],
+    channel: Annotated[str, typer.Option(help="sms")] = "sms",
+    country: Annotated[str, typer.Option(help="ISO 3166 alpha-2, or *")] = ANY,
+    operator: Annotated[str, typer.Option(help="operator (asiacell, zain, korek...), or *")] = ANY,
+    prefix: Annotated[str, typer.Option(help="digits the international number starts with")] = "",
+    priority: Annotated[int, typer.Option(help="lower goes first; failover goes to the next")] = 100,
+) -> None:
+    """Send matching messages through CONNECTOR."""
+    with transaction() as conn:
+        route = service.add_route(
+            conn, connector, now(), channel=channel, country=country, operator=operator, prefix=prefix,
+            priority=priority,
+        )  # fmt: skip
+    typer.echo(route.id)
+
+
+@routes.command("list")
+def list_routes() -> None:
+    """Every route, in the order they are tried."""
+    with transaction() as conn:
+        repo = RoutingRepository(conn)
+        names = {c.id: c.name for c in repo.connectors()}
+        found = repo.routes()
+    for r in found:
+        typer.echo(
+            f"{r.id}  {r.priority:>4}  {r.channel:<8} {r.country:<2} {r.operator:<12} "
+            f"{(r.prefix or '*'):<10} -> {names.get(r.connector_id, r.connector_id)}"
+        )
+
+
+@routes.command("remove")
+def remove_route(route_id: str) -> None:
+    """Remove one route."""
+    with transaction() as conn:
+        service.remove_route(conn, route_id)
+    typer.echo("removed")
+
+
+@simulator.command("inbox")
+def simulator_inbox(
+    to: Annotated[str | None, typer.Option(help="only this number")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """What the simulated phones received, newest first (a message sent twice shows twice)."""
+    recipient = None
+    if to is not None:
+        recipient = normalize_e164(to, settings().default_region)
+        if recipient is None:
+            fail(f"{to!r} is not a phone number")
+    with transaction() as conn:
+        rows = inbox(conn, recipient=recipient, limit=limit)
+    for r in rows:
+        part = f" ({r.part}/{r.parts})" if r.parts > 1 else ""
+        typer.echo(f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.recipient}  from {r.sender}{part}: {r.body}")

@@ -1,0 +1,86 @@
+"""All SQL about message parts (what each carrier took) and delivery reports (what it said)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, select
+
+from qasid.db.bulk import bulk_insert, bulk_update
+from qasid.domain.states import MessageStatus
+from qasid.models import delivery_reports, message_parts
+
+PART_COLUMNS = ("message_id", "part", "connector_id", "carrier_id", "status", "error_code", "updated_at")
+REPORT_COLUMNS = ("connector_id", "carrier_id", "status", "error_code", "raw", "received_at", "message_id")
+_json = msgspec.json.Encoder()
+
+Pair = tuple[str, str]  # (connector_id, carrier_id)
+
+
+class DeliveryRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert_parts(self, rows: Sequence[tuple[str, int, str, str, str, str | None, datetime]]) -> None:
+        bulk_insert(self.conn, message_parts, rows, PART_COLUMNS)
+
+    def parts_by_carrier(self, pairs: Sequence[Pair]) -> dict[Pair, tuple[str, int, MessageStatus]]:
+        """The parts the carriers' ids name: (message_id, part, status) by (connector, carrier id)."""
+        if not pairs:
+            return {}
+        sql = _JOIN_PAIRS["postgresql" if self.conn.dialect.name == "postgresql" else "sqlite"]
+        rows = self.conn.exec_driver_sql(
+            sql.format(
+                table="message_parts", columns="t.message_id, t.part, t.status, t.connector_id, t.carrier_id"
+            ),
+            (_json.encode(list(pairs)).decode(),),
+        )
+        return {(row[3], row[4]): (row[0], row[1], MessageStatus(row[2])) for row in rows}
+
+    def update_parts(self, rows: Sequence[tuple[str, int, str, str | None, datetime]]) -> None:
+        """(message_id, part, status, error_code, updated_at)."""
+        bulk_update(
+            self.conn, message_parts, ("message_id", "part"), ("status", "error_code", "updated_at"), rows
+        )
+
+    def part_states(self, message_ids: Sequence[str]) -> dict[str, list[MessageStatus]]:
+        query = select(message_parts.c.message_id, message_parts.c.status).where(
+            message_parts.c.message_id.in_(message_ids)
+        )
+        found: dict[str, list[MessageStatus]] = {}
+        for message_id, status in self.conn.execute(query):
+            found.setdefault(message_id, []).append(MessageStatus(status))
+        return found
+
+    def insert_reports(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """(connector_id, carrier_id, status, error_code, raw, received_at, message_id or None)."""
+        bulk_insert(self.conn, delivery_reports, rows, REPORT_COLUMNS)
+
+    def unmatched(self, pairs: Sequence[Pair]) -> list[tuple[int, str, str, str, str | None, str, datetime]]:
+        """Reports that arrived before their part was known: (id, connector, carrier id, status,
+        error code, raw, received_at), oldest first."""
+        if not pairs:
+            return []
+        sql = _JOIN_PAIRS["postgresql" if self.conn.dialect.name == "postgresql" else "sqlite"]
+        columns = "t.id, t.connector_id, t.carrier_id, t.status, t.error_code, t.raw, t.received_at"
+        statement = (
+            sql.format(table="delivery_reports", columns=columns) + " AND t.message_id IS NULL ORDER BY t.id"
+        )
+        rows = self.conn.exec_driver_sql(statement, (_json.encode(list(pairs)).decode(),)).all()
+        processor = delivery_reports.c.received_at.type.result_processor(self.conn.dialect, None)
+        return [(*row[:6], processor(row[6]) if processor else row[6]) for row in rows]
+
+    def mark_matched(self, rows: Sequence[tuple[int, str]]) -> None:
+        """(report id, message_id)."""
+        bulk_update(self.conn, delivery_reports, "id", ("message_id",), rows)
+
+
+_JOIN_PAIRS = {
+    "sqlite": "SELECT {columns} FROM {table} AS t JOIN json_each(?) AS e "
+    "ON t.connector_id = e.value->>0 AND t.carrier_id = e.value->>1 WHERE 1 = 1",
+    "postgresql": "SELECT {columns} FROM {table} AS t JOIN jsonb_array_elements(%s::jsonb) AS e "
+    "ON t.connector_id = e->>0 AND t.carrier_id = e->>1 WHERE 1 = 1",
+}

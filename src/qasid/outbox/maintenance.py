@@ -1,0 +1,91 @@
+"""The outbox's upkeep, run by every worker: registering, beating, and taking back what dead
+workers held."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Self
+
+from sqlalchemy import Connection, update
+
+from qasid.db.bulk import one_of
+from qasid.db.writer import WriteOp
+from qasid.errors import QasidError
+from qasid.models import jobs
+from qasid.outbox.repository import JobRepository, WorkerRepository
+
+
+@dataclass(slots=True)
+class RegisterWorker(WriteOp[None]):
+    worker_id: str
+    role: str
+    hostname: str
+    pid: int
+    now: datetime
+
+    kind = "worker"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        for op in ops:
+            WorkerRepository(conn).register(op.worker_id, op.role, op.hostname, op.pid, op.now)
+        return [None] * len(ops)
+
+
+@dataclass(slots=True)
+class Beat(WriteOp[int]):
+    """This worker is alive; workers silent for ``dead_after`` are stopped and their jobs released,
+    and so are this worker's own claims that nothing is working on (``in_flight`` are)."""
+
+    worker_id: str
+    now: datetime
+    dead_after: timedelta
+    in_flight: frozenset[int] = field(default_factory=frozenset)
+
+    kind = "worker"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[int | QasidError]:
+        return [_beat(conn, op) for op in ops]
+
+
+def _beat(conn: Connection, op: Beat) -> int:
+    workers = WorkerRepository(conn)
+    workers.heartbeat(op.worker_id, op.now)
+    dead = [w for w in workers.silent_since(op.now - op.dead_after) if w != op.worker_id]
+    recovered = JobRepository(conn).release_claims_of(dead)
+    workers.stop(dead, op.now)
+    _release_orphans(conn, op.worker_id, op.in_flight)
+    return recovered
+
+
+def _release_orphans(conn: Connection, worker_id: str, in_flight: frozenset[int]) -> None:
+    """Claims of this worker that no task is working on (their outcome could not be written)."""
+    if not in_flight:
+        conn.execute(
+            update(jobs).where(jobs.c.claimed_by == worker_id).values(claimed_by=None, claimed_at=None)
+        )
+        return
+    condition, params = one_of(conn, jobs.c.id, sorted(in_flight))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"UPDATE jobs SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = {mark} AND NOT {condition}",  # noqa: S608
+        (worker_id, *params),
+    )
+
+
+@dataclass(slots=True)
+class StopWorker(WriteOp[None]):
+    worker_id: str
+    now: datetime
+
+    kind = "worker"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        ids = [op.worker_id for op in ops]
+        JobRepository(conn).release_claims_of(ids)
+        WorkerRepository(conn).stop(ids, max(op.now for op in ops))
+        return [None] * len(ops)

@@ -1,0 +1,1 @@
+"""Routing: the configured connectors and the routes that choose among them."""

@@ -1,0 +1,192 @@
+"""What one process runs, for each way of running Qasid.
+
+- ``qasid serve``: the API and a worker in one process (the embedded default);
+- ``qasid api``: the API only; several can share one PostgreSQL;
+- ``qasid worker``: the outbox only (dispatch, connectors, upkeep); several can share one database.
+
+Every process has the database and its group-commit writer. A worker registers itself, beats every
+``heartbeat_seconds``, takes back the jobs of workers silent for ``worker_dead_after_seconds``, runs
+the configured connectors and the dispatcher, and is woken by new work (in process, or by
+PostgreSQL NOTIFY from other processes; otherwise it polls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from anyio import to_thread
+from sqlalchemy import text
+
+from qasid.accounts.authenticator import Authenticator
+from qasid.channels.base import Context
+from qasid.db import Database
+from qasid.db.writer import GroupCommitWriter
+from qasid.domain import ids
+from qasid.messages.accept import PurgeIdempotency
+from qasid.messages.dispatch import Dispatcher
+from qasid.messages.reports import WriterReportSink
+from qasid.messages.service import MessageService
+from qasid.migrations import pending
+from qasid.outbox.maintenance import Beat, RegisterWorker, StopWorker
+from qasid.outbox.records import RetryPolicy
+from qasid.outbox.repository import JOBS_CHANNEL, WorkerRepository
+from qasid.routing.links import Links
+from qasid.settings import Settings
+
+log = structlog.get_logger(__name__)
+PURGE_EVERY = timedelta(minutes=10)
+
+
+class SchemaBehind(RuntimeError):
+    """The database needs ``qasid migrate`` before this code can run against it."""
+
+
+class Worker:
+    """The outbox side of a process."""
+
+    def __init__(self, db: Database, writer: GroupCommitWriter, settings: Settings, role: str) -> None:
+        self.id = ids.new_id("wrk")
+        self.db, self.writer, self.settings, self.role = db, writer, settings, role
+        self.sink = WriterReportSink(writer)
+        self.links = Links(
+            db, Context(self.sink, db, writer), reload_seconds=settings.connectors_reload_seconds
+        )
+        self.sink.name_of = self.links.name_of
+        self.dispatcher = Dispatcher(
+            writer,
+            self.id,
+            self.links.route,
+            batch=settings.dispatch_batch,
+            max_in_flight=settings.dispatch_max_in_flight,
+            idle_poll_seconds=settings.dispatch_idle_poll_seconds,
+            report_grace=timedelta(seconds=settings.report_grace_seconds),
+            retry=RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds),
+        )
+        self.last_beat: datetime | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._purged = datetime.min.replace(tzinfo=UTC)
+
+    async def start(self) -> None:
+        now = datetime.now(UTC)
+        await self.writer.submit(RegisterWorker(self.id, self.role, socket.gethostname(), os.getpid(), now))
+        await self.links.start()
+        self._tasks = [
+            asyncio.create_task(self.dispatcher.run(), name="qasid-dispatcher"),
+            asyncio.create_task(self._upkeep(), name="qasid-upkeep"),
+        ]
+        if not self.db.is_sqlite:
+            self._tasks.append(asyncio.create_task(self._listen(), name="qasid-listen"))
+        log.info("worker started", worker=self.id, role=self.role)
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.links.stop()
+        await self.writer.submit(StopWorker(self.id, datetime.now(UTC)))
+        log.info("worker stopped", worker=self.id)
+
+    async def _upkeep(self) -> None:
+        dead_after = timedelta(seconds=self.settings.worker_dead_after_seconds)
+        while True:
+            now = datetime.now(UTC)
+            try:
+                beat = Beat(self.id, now, dead_after, frozenset(self.dispatcher.in_flight))
+                if recovered := await self.writer.submit(beat):
+                    log.warning("took back the jobs of silent workers", jobs=recovered)
+                    self.dispatcher.wake()
+                self.last_beat = now
+                if now - self._purged > PURGE_EVERY:
+                    cutoff = now - timedelta(hours=self.settings.idempotency_hours)
+                    await self.writer.submit(PurgeIdempotency(cutoff))
+                    self._purged = now
+            except Exception as exc:  # noqa: BLE001 - upkeep must outlive a database outage
+                log.warning("worker upkeep failed", error=repr(exc))
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+
+    async def _listen(self) -> None:
+        """PostgreSQL: wake the dispatcher when any process commits new jobs."""
+        import psycopg  # noqa: PLC0415 - only PostgreSQL workers need the driver directly
+
+        conninfo = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                    async for _ in conn.notifies():
+                        self.dispatcher.wake()
+            except Exception as exc:  # noqa: BLE001 - polling covers the gap; try again shortly
+                log.warning("listening for new jobs failed; polling meanwhile", error=repr(exc))
+                await asyncio.sleep(self.settings.heartbeat_seconds)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    writer: GroupCommitWriter
+    authenticator: Authenticator
+    messages: MessageService
+    worker: Worker | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    async def start(cls, settings: Settings, *, role: str) -> Runtime:
+        """``role``: serve (API and worker), api, or worker. Call on the event loop that will run it."""
+        if problem := await to_thread.run_sync(pending, settings.database_url):
+            raise SchemaBehind(problem)
+        db = Database.from_settings(settings)
+        writer = GroupCommitWriter(db, max_batch=settings.writer_max_batch, max_rows=settings.writer_max_rows)
+        writer.start()
+        worker = Worker(db, writer, settings, role) if role in ("serve", "worker") else None
+        messages = MessageService(
+            db, writer, settings, on_accepted=worker.dispatcher.wake if worker else None
+        )
+        runtime = cls(settings, db, writer, Authenticator(db, settings.cache_seconds), messages, worker)
+        if worker is not None:
+            await worker.start()
+        return runtime
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.writer.stop()
+        self.db.dispose()
+
+    async def readiness(self) -> dict[str, bool]:
+        """Whether the database answers, and whether some worker is beating (this one, or another)."""
+        dead_after = timedelta(seconds=self.settings.worker_dead_after_seconds)
+        try:
+            alive = await to_thread.run_sync(self._alive_workers, datetime.now(UTC) - dead_after)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not ready
+            log.warning("readiness: database unreachable", error=repr(exc))
+            return {"database": False, "dispatcher": False}
+        return {"database": True, "dispatcher": alive > 0}
+
+    def _alive_workers(self, cutoff: datetime) -> int:
+        with self.db.read() as conn:
+            conn.execute(text("SELECT 1"))
+            return WorkerRepository(conn).alive_since(cutoff)
+
+
+async def run_worker(settings: Settings) -> None:
+    """``qasid worker``: run the outbox until SIGINT or SIGTERM."""
+    import signal  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runtime = await Runtime.start(settings, role="worker")
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await runtime.stop()
