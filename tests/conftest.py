@@ -16,6 +16,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from litestar import Litestar
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from qasid.api.app import create_app
 from qasid.db import Database, normalize_url
@@ -40,7 +41,7 @@ def _migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield str(template)
         return
     schema = f"qasid_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_url(POSTGRES_URL))
+    admin = create_engine(normalize_url(POSTGRES_URL), poolclass=NullPool)  # survives a server restart
     with admin.begin() as conn:  # an unreachable PostgreSQL fails here: never skipped
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = _with_search_path(POSTGRES_URL, schema)

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qasid.cli.main import app
-from tests.support import Operator
+from qasid.settings import get_settings
+from tests.support import Operator, running_simulator, wait_for
 
 runner = CliRunner()
 
@@ -163,3 +164,63 @@ class TestSenders:
     def test_a_duplicate_is_refused(self, account):
         qasid("senders", "add", account, "Shop")
         assert "already" in qasid("senders", "add", account, "Shop", ok=False)
+
+
+class TestConnectorsAndRoutes:
+    def test_add_list_and_remove_a_simulator_with_its_route(self, settings):
+        connector_id = qasid(
+            "connectors", "add", "simulator", "sim", "--latency-ms", "5", "--seed", "1"
+        ).strip()
+        assert connector_id.startswith("con_")
+        assert '"latency_ms":5.0' in qasid("connectors", "list")
+        route_id = qasid(
+            "routes", "add", "--connector", "sim", "--country", "IQ", "--operator", "Zain"
+        ).strip()
+        assert re.search(r"IQ\s+zain\s+\*\s+-> sim", qasid("routes", "list"))
+        assert "remove them first" in qasid("connectors", "remove", "sim", ok=False)
+        qasid("routes", "remove", route_id)
+        qasid("connectors", "remove", "sim")
+        assert "sim" not in qasid("connectors", "list")
+
+    def test_a_duplicate_name_and_bad_settings_are_refused(self, settings):
+        qasid("connectors", "add", "simulator", "sim")
+        assert "already" in qasid("connectors", "add", "simulator", "sim", ok=False)
+        qasid("connectors", "add", "simulator", "odd", "--undelivered-rate", "2", ok=False)
+
+    def test_routes_check_their_fields(self, settings):
+        qasid("connectors", "add", "simulator", "sim")
+        assert "prefix" in qasid("routes", "add", "--connector", "sim", "--prefix", "96x", ok=False)
+        assert "no connector" in qasid("routes", "add", "--connector", "ghost", ok=False)
+
+    def test_disable_and_enable(self, settings):
+        qasid("connectors", "add", "simulator", "sim")
+        assert qasid("connectors", "disable", "sim").strip() == "sim disabled"
+        assert "disabled" in qasid("connectors", "list")
+        assert qasid("connectors", "enable", "sim").strip() == "sim enabled"
+
+    def test_the_kinds_are_listed(self, settings):
+        assert "simulator" in qasid("connectors", "kinds")
+
+
+class TestSimulatorInbox:
+    async def test_the_inbox_shows_what_reached_the_phones(self, gateway, operator, db):
+        http, app = gateway
+        await running_simulator(app, db)
+        customer = operator.customer()
+        body = {"to": "07700000001", "text": "Your code is 5555", "sender": "Qasid"}
+        await http.post("/v1/messages", json=body, headers=customer.headers)
+        await wait_for(lambda: "Your code is 5555" in qasid("simulator", "inbox"))
+        assert "+9647700000001  from Qasid: Your code is 5555" in qasid(
+            "simulator", "inbox", "--to", "07700000001"
+        )
+        assert qasid("simulator", "inbox", "--to", "07700000009").strip() == ""
+
+
+class TestSchema:
+    def test_serving_an_unmigrated_database_says_to_migrate(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("QASID_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+        get_settings.cache_clear()
+        try:
+            assert "run `qasid migrate`" in qasid("serve", "--port", "0", ok=False)
+        finally:
+            get_settings.cache_clear()

@@ -10,11 +10,17 @@ from typing import Any
 from litestar import Litestar, get
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from qasid.api import ops, v1
 from qasid.api.middleware import RequestIdMiddleware
 from qasid.api.openapi import openapi_config
-from qasid.api.problems import handle_http_exception, handle_qasid_error, handle_unexpected
+from qasid.api.problems import (
+    handle_database_error,
+    handle_http_exception,
+    handle_qasid_error,
+    handle_unexpected,
+)
 from qasid.domain.phone import parse_recipient
 from qasid.errors import QasidError, all_errors
 from qasid.logging import configure_logging
@@ -68,6 +74,8 @@ def create_app(settings: Settings | None = None, *, role: str = "serve") -> Lite
         exception_handlers={
             QasidError: handle_qasid_error,
             HTTPException: handle_http_exception,
+            OperationalError: handle_database_error,
+            InterfaceError: handle_database_error,
             Exception: handle_unexpected,
         },
         request_max_body_size=settings.max_body_bytes,

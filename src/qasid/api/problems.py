@@ -26,6 +26,7 @@ from qasid.errors import (
     MissingApiKey,
     PayloadTooLarge,
     QasidError,
+    Unavailable,
     all_errors,
 )
 
@@ -89,6 +90,12 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return problem(request, 404, "not_found", title="Not found", detail="no such resource")
     code = re.sub(r"[^a-z0-9]+", "_", exc.detail.lower()).strip("_") or "http_error"
     return problem(request, exc.status_code, code, title=exc.detail, detail=exc.detail, headers=exc.headers)
+
+
+def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A read that could not reach the database (writes report ``Unavailable`` themselves)."""
+    log.warning("database unreachable", path=request.url.path, error=repr(exc))
+    return render_error(request, Unavailable("the database cannot be reached right now; try again shortly"))
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

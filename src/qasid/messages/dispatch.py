@@ -43,6 +43,7 @@ from qasid.outbox.records import Job, JobKind, RetryPolicy
 from qasid.outbox.repository import JobRepository
 
 log = structlog.get_logger(__name__)
+WRITE_RETRY_CAP = 1.0  # seconds between attempts to reach the database
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +138,13 @@ def _record_sent(conn: Connection, sent: list[Sent], now: datetime) -> None:
         return
     messages = MessageRepository(conn)
     moved = set(messages.advance([(o.message_id, MessageStatus.SENT, None) for o in sent], now))
+    # A message already past "sent" was sent twice (a crash lost the first record): its first parts
+    # stand, and reports for the second copy's ids stay unmatched.
     DeliveryRepository(conn).insert_parts(
         [
             (o.message_id, part, o.connector_id, carrier_id, MessageStatus.SENT.value, None, now)
             for o in sent
+            if o.message_id in moved
             for part, carrier_id in enumerate(o.carrier_ids, start=1)
         ]
     )
@@ -210,9 +214,14 @@ class Dispatcher:
                 self._room.clear()
                 await self._room.wait()
                 continue
-            claimed = await self.writer.submit(
-                ClaimDispatch(self.worker_id, min(self.batch, room), datetime.now(UTC))
-            )
+            try:
+                claimed = await self.writer.submit(
+                    ClaimDispatch(self.worker_id, min(self.batch, room), datetime.now(UTC))
+                )
+            except QasidError as exc:  # the database is away: try again after a pause
+                log.warning("claiming jobs failed", error=exc.detail)
+                await asyncio.sleep(WRITE_RETRY_CAP)
+                continue
             for item in claimed:
                 task = asyncio.create_task(self._run_one(item))
                 self.in_flight[item.job.id] = task
@@ -243,8 +252,25 @@ class Dispatcher:
         except Exception as exc:
             log.exception("dispatch failed unexpectedly", job=item.job.id)
             outcome = self._retry(item, f"internal error: {exc!r}", datetime.now(UTC))
-        await self.writer.submit(RecordDispatch(outcome, datetime.now(UTC)))
-        self._count(item, outcome)
+        if await self._record(outcome):
+            self._count(item, outcome)
+
+    async def _record(self, outcome: Outcome) -> bool:
+        """Write the outcome, waiting out a database outage: what a carrier took is never forgotten
+        while this process lives. If it dies first, the job is recovered and sent again."""
+        delay = 0.05
+        while True:
+            try:
+                await self.writer.submit(RecordDispatch(outcome, datetime.now(UTC)))
+            except QasidError as exc:
+                if self._stopping:
+                    log.error("dispatch outcome not written; the job will be recovered", error=exc.detail)
+                    return False
+                log.warning("writing a dispatch outcome failed; retrying", error=exc.detail)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, WRITE_RETRY_CAP)
+                continue
+            return True
 
     async def decide(self, item: Claimed) -> Outcome:
         message, job, now = item.message, item.job, datetime.now(UTC)

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Self
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
-from qasid.db.bulk import one_of
 from qasid.db.writer import WriteOp
 from qasid.errors import QasidError
 from qasid.models import jobs
@@ -37,7 +36,9 @@ class RegisterWorker(WriteOp[None]):
 @dataclass(slots=True)
 class Beat(WriteOp[int]):
     """This worker is alive; workers silent for ``dead_after`` are stopped and their jobs released,
-    and so are this worker's own claims that nothing is working on (``in_flight`` are)."""
+    and so are this worker's own claims older than ``dead_after`` that nothing is working on
+    (``in_flight`` are): their outcome could not be written. Younger claims are left alone, since
+    the in-flight snapshot may predate them."""
 
     worker_id: str
     now: datetime
@@ -57,23 +58,16 @@ def _beat(conn: Connection, op: Beat) -> int:
     dead = [w for w in workers.silent_since(op.now - op.dead_after) if w != op.worker_id]
     recovered = JobRepository(conn).release_claims_of(dead)
     workers.stop(dead, op.now)
-    _release_orphans(conn, op.worker_id, op.in_flight)
+    _release_orphans(conn, op.worker_id, op.in_flight, op.now - op.dead_after)
     return recovered
 
 
-def _release_orphans(conn: Connection, worker_id: str, in_flight: frozenset[int]) -> None:
-    """Claims of this worker that no task is working on (their outcome could not be written)."""
-    if not in_flight:
-        conn.execute(
-            update(jobs).where(jobs.c.claimed_by == worker_id).values(claimed_by=None, claimed_at=None)
-        )
-        return
-    condition, params = one_of(conn, jobs.c.id, sorted(in_flight))
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(
-        f"UPDATE jobs SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = {mark} AND NOT {condition}",  # noqa: S608
-        (worker_id, *params),
-    )
+def _release_orphans(conn: Connection, worker_id: str, in_flight: frozenset[int], before: datetime) -> None:
+    """Claims of this worker made before ``before`` that no task is working on."""
+    orphans = select(jobs.c.id).where(jobs.c.claimed_by == worker_id, jobs.c.claimed_at < before)
+    found = [job_id for job_id in conn.execute(orphans).scalars() if job_id not in in_flight]
+    if found:
+        conn.execute(update(jobs).where(jobs.c.id.in_(found)).values(claimed_by=None, claimed_at=None))
 
 
 @dataclass(slots=True)
