@@ -24,6 +24,9 @@ Every other number is delivered, unless the configured failure rates (drawn per 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import random
 import time
 import uuid
@@ -52,6 +55,7 @@ from qasid.domain.states import MessageStatus, from_smpp_stat
 
 log = structlog.get_logger(__name__)
 Rate = Annotated[float, Meta(ge=0, le=1)]
+REPORT_BATCH = 1000  # reports handed to the report path at once, at most
 
 
 class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -102,22 +106,24 @@ class Simulator(Connector):
         self.store = store
         self._random = random.Random(config.seed)  # noqa: S311 - simulated failures, not secrets
         self._next_slot = 0.0
-        self._pending: set[asyncio.Task[None]] = set()
+        self._due: list[tuple[datetime, int, Received]] = []  # a heap: reports owed, soonest first
+        self._order = itertools.count()
+        self._more = asyncio.Event()
         self._reported: list[str] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         for received in await self.store.pending(self.id):
             self._schedule(received)
-        self._flusher = asyncio.create_task(self._flush_reported_forever())
+        self._tasks = [
+            asyncio.create_task(self._report_forever(), name=f"simulator-{self.name}-reports"),
+            asyncio.create_task(self._flush_reported_forever(), name=f"simulator-{self.name}-inbox"),
+        ]
 
     async def stop(self) -> None:
-        for task in list(self._pending):
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._pending, return_exceptions=True)
-        if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._flush_reported()
 
     async def submit(self, message: Outbound) -> Submitted:
@@ -171,25 +177,35 @@ class Simulator(Connector):
     def _schedule(self, received: Received) -> None:
         if received.report_at is None or received.outcome == Fate.SILENT:
             return
-        delay = max(0.0, (received.report_at - datetime.now(UTC)).total_seconds())
-        task = asyncio.get_running_loop().create_task(self._report_after(delay, received))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        heapq.heappush(self._due, (received.report_at, next(self._order), received))
+        self._more.set()
 
-    async def _report_after(self, delay: float, received: Received) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        report = _receipt(self.id, received, datetime.now(UTC))
-        try:
-            await self.reports.deliver([report])
-        except Exception as exc:  # noqa: BLE001 - a report that cannot be recorded is sent again later
-            log.warning("simulator report not recorded; will retry", error=repr(exc))
-            self._schedule_retry(received)
-            return
-        self._reported.append(received.carrier_id)
-
-    def _schedule_retry(self, received: Received) -> None:
-        self._schedule(replace(received, report_at=datetime.now(UTC) + timedelta(seconds=1)))
+    async def _report_forever(self) -> None:
+        """Send the reports that are due, as many at a time as are due (as an SMSC does on a busy
+        link); a batch that cannot be recorded is offered again a second later."""
+        while True:
+            if not self._due:
+                self._more.clear()
+                await self._more.wait()
+                continue
+            wait = (self._due[0][0] - datetime.now(UTC)).total_seconds()
+            if wait > 0:
+                self._more.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._more.wait(), wait)
+                continue
+            now = datetime.now(UTC)
+            batch: list[Received] = []
+            while self._due and self._due[0][0] <= now and len(batch) < REPORT_BATCH:
+                batch.append(heapq.heappop(self._due)[2])
+            try:
+                await self.reports.deliver(_receipts(self.id, batch, now))
+            except Exception as exc:  # noqa: BLE001 - a report that cannot be recorded is sent again later
+                log.warning("simulator reports not recorded; will retry", reports=len(batch), error=repr(exc))
+                for received in batch:
+                    self._schedule(replace(received, report_at=now + timedelta(seconds=1)))
+                continue
+            self._reported.extend(received.carrier_id for received in batch)
 
     async def _flush_reported_forever(self) -> None:
         while True:
@@ -203,17 +219,23 @@ class Simulator(Connector):
             await self.store.mark_reported(carrier_ids, datetime.now(UTC))
 
 
-def _receipt(connector_id: str, received: Received, now: datetime) -> DeliveryReport:
-    stat = Fate(received.outcome).value
-    stamp = f"{now:%y%m%d%H%M}"
-    delivered = "001" if stat == Fate.DELIVERED else "000"
-    raw = (
-        f"id:{received.carrier_id} sub:001 dlvrd:{delivered} submit date:{received.received_at:%y%m%d%H%M} "
-        f"done date:{stamp} stat:{stat} err:{_ERROR.get(Fate(stat), '000')} text:{received.body[:20]}"
-    )
-    status = from_smpp_stat(stat)
-    error = None if status == MessageStatus.DELIVERED else _ERROR.get(Fate(stat))
-    return DeliveryReport(connector_id, received.carrier_id, status, error, raw, now)
+def _receipts(connector_id: str, batch: list[Received], now: datetime) -> list[DeliveryReport]:
+    done = f"{now:%y%m%d%H%M}"
+    submitted: dict[datetime, str] = {}  # parts of one submit share its time: format it once
+    reports = []
+    for received in batch:
+        if (submit := submitted.get(received.received_at)) is None:
+            submit = submitted[received.received_at] = f"{received.received_at:%y%m%d%H%M}"
+        stat = Fate(received.outcome)
+        raw = (
+            f"id:{received.carrier_id} sub:001 dlvrd:{'001' if stat == Fate.DELIVERED else '000'} "
+            f"submit date:{submit} done date:{done} stat:{stat.value} err:{_ERROR.get(stat, '000')} "
+            f"text:{received.body[:20]}"
+        )
+        status = from_smpp_stat(stat.value)
+        error = None if status == MessageStatus.DELIVERED else _ERROR.get(stat)
+        reports.append(DeliveryReport(connector_id, received.carrier_id, status, error, raw, now))
+    return reports
 
 
 def _build(connector_id: str, name: str, config: SimulatorConfig, context: Context) -> Simulator:
