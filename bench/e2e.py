@@ -1,0 +1,200 @@
+"""From HTTP accept to delivered, through the carrier simulator: `python bench/e2e.py`.
+
+For each database (SQLite in a temporary file; PostgreSQL when reachable) and each layout (one
+`qasid serve` process; `qasid api` and two `qasid worker` processes) it seeds an account and a
+simulator connector with no latency, sends 20,000 single-recipient requests with wrk (64
+connections), waits until every message is delivered, and prints from the database: messages per
+second end to end (first accept to last delivery), accept to delivered latency (p50/p99), the
+processes' peak memory, and their CPU time per message. Bounded: each run gives up after
+--timeout seconds.
+
+Needs `wrk` (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from common import (
+    PYTHON,
+    cpu_seconds,
+    drop_schema,
+    peak_rss_mib,
+    postgres_reachable,
+    postgres_schema,
+    seed,
+    start,
+    stop,
+)
+from qasid.db import Database
+from qasid.models import batches, message_events, messages
+
+FAST_WORKER = {"QASID_DISPATCH_IDLE_POLL_SECONDS": "0.05", "QASID_LOG_LEVEL": "warning"}
+
+
+@dataclass
+class Result:
+    label: str
+    messages: int
+    accept_per_s: float
+    e2e_per_s: float
+    p50_ms: float
+    p99_ms: float
+    peak_rss_mib: float
+    cpu_ms_per_message: float
+
+
+def delivered(db: Database) -> int:
+    with db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(messages).where(messages.c.status == "delivered")
+            ).scalar_one()
+        )
+
+
+def _explain(db: Database) -> None:
+    """Say where the messages that did not arrive are."""
+    from qasid.models import jobs  # noqa: PLC0415
+
+    with db.read() as conn:
+        stuck = conn.execute(
+            select(
+                messages.c.id,
+                messages.c.recipient,
+                messages.c.status,
+                jobs.c.kind,
+                jobs.c.attempts,
+                jobs.c.last_error,
+                jobs.c.claimed_by,
+            )
+            .outerjoin(jobs, jobs.c.message_id == messages.c.id)
+            .where(messages.c.status != "delivered")
+            .limit(5)
+        ).all()
+    for row in stuck:
+        print(f"#   {row}", flush=True)
+
+
+def timings(db: Database) -> tuple[list[float], datetime, datetime, datetime]:
+    """Accept-to-delivered seconds per message; first accept, last accept, last delivery."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(batches.c.created_at, message_events.c.at)
+            .join(messages, messages.c.batch_id == batches.c.id)
+            .join(message_events, message_events.c.message_id == messages.c.id)
+            .where(message_events.c.status == "delivered")
+        ).all()
+    latencies = sorted((done - accepted).total_seconds() for accepted, done in rows)
+    return latencies, min(a for a, _ in rows), max(a for a, _ in rows), max(d for _, d in rows)
+
+
+def wrk_env(key: str, limit: int) -> dict[str, str]:
+    return {**os.environ, "QASID_BENCH_KEY": key, "QASID_BENCH_RECIPIENTS": "1", "QASID_BENCH_OFFSET": "0",
+            "QASID_BENCH_LIMIT": str(limit)}  # fmt: skip
+
+
+def start_layout(url: str, layout: str) -> tuple[list[subprocess.Popen[str]], str]:
+    env = {**os.environ, **FAST_WORKER, "QASID_DATABASE_URL": url, "QASID_PORT": "0"}
+    if layout == "serve":
+        process, base = start([PYTHON, "-m", "qasid", "serve"], env)
+        return [process], base
+    api, base = start([PYTHON, "-m", "qasid", "api"], env)
+    workers = [start([PYTHON, "-m", "qasid", "worker"], env)[0] for _ in range(2)]
+    return [api, *workers], base
+
+
+def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result | None:
+    key = seed(url, simulator=True)
+    db = Database(url)
+    processes, base = start_layout(url, layout)
+    try:
+        cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+        load = subprocess.Popen(
+            ["wrk", "-t1", "-c64", f"-d{int(args.timeout)}s", "-s", "bench/send.lua", base],
+            env=wrk_env(key, args.messages),
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + args.timeout
+        while delivered(db) < args.messages and time.monotonic() < deadline:
+            time.sleep(0.2)
+        load.kill()
+        cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
+        rss = sum(peak_rss_mib(p.pid) for p in processes)
+        done = delivered(db)
+        if done < args.messages:
+            print(
+                f"# {label}: only {done} of {args.messages} delivered within {args.timeout:.0f} s", flush=True
+            )
+            _explain(db)
+            return None
+        latencies, first, last_accept, last_delivery = timings(db)
+    finally:
+        for process in processes:
+            stop(process)
+        db.dispose()
+    return Result(
+        label,
+        done,
+        done / max((last_accept - first).total_seconds(), 1e-3),
+        done / max((last_delivery - first).total_seconds(), 1e-3),
+        1000 * statistics.median(latencies),
+        1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        rss,
+        1000 * cpu / done,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--layouts", default="serve,split")
+    default_pg = os.environ.get("QASID_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres-url", default=default_pg)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/e2e.py needs wrk: apt-get install wrk")
+    results = []
+    for database in args.databases.split(","):
+        for layout in args.layouts.split(","):
+            label = f"{database}, {'qasid serve' if layout == 'serve' else 'qasid api + 2 workers'}"
+            if database == "sqlite":
+                with tempfile.TemporaryDirectory() as tmp:
+                    results.append(run(label, f"sqlite:///{tmp}/bench.db", layout, args))
+            elif postgres_reachable(args.postgres_url):
+                schema, url = postgres_schema(args.postgres_url)
+                try:
+                    results.append(run(label, url, layout, args))
+                finally:
+                    drop_schema(args.postgres_url, schema)
+            else:
+                print(f"# {label}: PostgreSQL unreachable at {args.postgres_url}; skipped", flush=True)
+    report([r for r in results if r is not None], args)
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    print(f"\n# e2e: {args.messages} single-recipient requests, wrk -t1 -c64, simulator without latency, "
+          f"{os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    print("| run | messages | accepted/s | end to end/s | accept to delivered p50 ms | p99 ms "
+          "| peak RSS MiB (all processes) | CPU ms/message (all processes) |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        cells = [r.label, str(r.messages), f"{r.accept_per_s:,.0f}", f"{r.e2e_per_s:,.0f}", f"{r.p50_ms:.0f}",
+                 f"{r.p99_ms:.0f}", f"{r.peak_rss_mib:.0f}", f"{r.cpu_ms_per_message:.3f}"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
