@@ -5,8 +5,9 @@ For each database (SQLite in a temporary file; PostgreSQL when reachable) and ea
 simulator connector with no latency, sends 20,000 single-recipient requests with wrk (64
 connections), waits until every message is delivered, and prints from the database: messages per
 second end to end (first accept to last delivery), accept to delivered latency (p50/p99), the
-processes' peak memory, and their CPU time per message. Bounded: each run gives up after
---timeout seconds.
+processes' peak memory, and their CPU time per message. The baseline, in the same run, is the same
+load on `qasid api` alone (accepting, no dispatch): end to end figures read as a share of it.
+Bounded: each run gives up after --timeout seconds.
 
 Needs `wrk` (Debian: apt-get install wrk).
 """
@@ -39,6 +40,11 @@ from common import (
 from qasid.db import Database
 from qasid.models import batches, message_events, messages
 
+LAYOUTS = {
+    "accept": "baseline: qasid api alone, accepting",
+    "serve": "qasid serve",
+    "split": "qasid api + 2 workers",
+}
 FAST_WORKER = {"QASID_DISPATCH_IDLE_POLL_SECONDS": "0.05", "QASID_LOG_LEVEL": "warning"}
 
 
@@ -47,20 +53,27 @@ class Result:
     label: str
     messages: int
     accept_per_s: float
-    e2e_per_s: float
-    p50_ms: float
-    p99_ms: float
+    e2e_per_s: float | None  # None for the accept-only baseline
+    p50_ms: float | None
+    p99_ms: float | None
     peak_rss_mib: float
     cpu_ms_per_message: float
 
 
-def delivered(db: Database) -> int:
+def delivered(db: Database, *, status: str | None = "delivered") -> int:
+    """Messages in ``status`` (None: all messages)."""
+    query = select(func.count()).select_from(messages)
+    if status is not None:
+        query = query.where(messages.c.status == status)
     with db.read() as conn:
-        return int(
-            conn.execute(
-                select(func.count()).select_from(messages).where(messages.c.status == "delivered")
-            ).scalar_one()
-        )
+        return int(conn.execute(query).scalar_one())
+
+
+def accept_times(db: Database) -> tuple[datetime, datetime]:
+    with db.read() as conn:
+        span = select(func.min(batches.c.created_at), func.max(batches.c.created_at))
+        first, last = conn.execute(span).one()
+    return first, last
 
 
 def _explain(db: Database) -> None:
@@ -110,6 +123,8 @@ def start_layout(url: str, layout: str) -> tuple[list[subprocess.Popen[str]], st
         process, base = start([PYTHON, "-m", "qasid", "serve"], env)
         return [process], base
     api, base = start([PYTHON, "-m", "qasid", "api"], env)
+    if layout == "accept":
+        return [api], base
     workers = [start([PYTHON, "-m", "qasid", "worker"], env)[0] for _ in range(2)]
     return [api, *workers], base
 
@@ -125,19 +140,23 @@ def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result |
             env=wrk_env(key, args.messages),
             stdout=subprocess.DEVNULL,
         )
+        awaited = None if layout == "accept" else "delivered"
         deadline = time.monotonic() + args.timeout
-        while delivered(db) < args.messages and time.monotonic() < deadline:
+        while delivered(db, status=awaited) < args.messages and time.monotonic() < deadline:
             time.sleep(0.2)
         load.kill()
         cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
         rss = sum(peak_rss_mib(p.pid) for p in processes)
-        done = delivered(db)
+        done = delivered(db, status=awaited)
         if done < args.messages:
-            print(
-                f"# {label}: only {done} of {args.messages} delivered within {args.timeout:.0f} s", flush=True
-            )
+            what = awaited or "accepted"
+            print(f"# {label}: only {done} of {args.messages} {what} within {args.timeout:.0f} s", flush=True)
             _explain(db)
             return None
+        if layout == "accept":
+            first, last = accept_times(db)
+            rate = done / max((last - first).total_seconds(), 1e-3)
+            return Result(label, done, rate, None, None, None, rss, 1000 * cpu / done)
         latencies, first, last_accept, last_delivery = timings(db)
     finally:
         for process in processes:
@@ -160,7 +179,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--layouts", default="serve,split")
+    parser.add_argument("--layouts", default="accept,serve,split", help="accept (the baseline), serve, split")
     default_pg = os.environ.get("QASID_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--postgres-url", default=default_pg)
     args = parser.parse_args()
@@ -169,7 +188,7 @@ def main() -> None:
     results = []
     for database in args.databases.split(","):
         for layout in args.layouts.split(","):
-            label = f"{database}, {'qasid serve' if layout == 'serve' else 'qasid api + 2 workers'}"
+            label = f"{database}, {LAYOUTS[layout]}"
             if database == "sqlite":
                 with tempfile.TemporaryDirectory() as tmp:
                     results.append(run(label, f"sqlite:///{tmp}/bench.db", layout, args))
@@ -187,12 +206,20 @@ def main() -> None:
 def report(results: list[Result], args: argparse.Namespace) -> None:
     print(f"\n# e2e: {args.messages} single-recipient requests, wrk -t1 -c64, simulator without latency, "
           f"{os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
-    print("| run | messages | accepted/s | end to end/s | accept to delivered p50 ms | p99 ms "
-          "| peak RSS MiB (all processes) | CPU ms/message (all processes) |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| run | messages | accepted/s | end to end/s | vs accepting alone | accept to delivered p50 ms "
+          "| p99 ms | peak RSS MiB (all processes) | CPU ms/message (all processes) |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    baselines = {r.label.split(",")[0]: r.accept_per_s for r in results if r.e2e_per_s is None}
+
+    def number(value: float | None, spec: str = ",.0f") -> str:
+        return "-" if value is None else format(value, spec)
+
     for r in results:
-        cells = [r.label, str(r.messages), f"{r.accept_per_s:,.0f}", f"{r.e2e_per_s:,.0f}", f"{r.p50_ms:.0f}",
-                 f"{r.p99_ms:.0f}", f"{r.peak_rss_mib:.0f}", f"{r.cpu_ms_per_message:.3f}"]  # fmt: skip
+        base = baselines.get(r.label.split(",")[0])
+        ratio = r.e2e_per_s / base if base and r.e2e_per_s is not None else None
+        cells = [r.label, str(r.messages), number(r.accept_per_s), number(r.e2e_per_s), number(ratio, ".2f"),
+                 number(r.p50_ms), number(r.p99_ms), number(r.peak_rss_mib),
+                 number(r.cpu_ms_per_message, ".3f")]  # fmt: skip
         print("| " + " | ".join(cells) + " |")
 
 
