@@ -87,6 +87,22 @@ class TestMakeRun:
         assert answer["messages"][0]["status"] == "accepted"
         assert answer["balance"] == 100_000 - 20
 
+    def test_the_message_it_sends_is_delivered_and_readable_in_the_simulator(self, gateway: Gateway):
+        key = re.search(r"qsk_\w+", gateway.output)[0]  # type: ignore[index]
+        headers = {"Authorization": f"Bearer {key}"}
+        body = {"to": ["+9647701234567"], "text": "Your code is 4821", "sender": "Qasid"}
+        sent = httpx.post(f"{gateway.url}/v1/messages", json=body, headers=headers, timeout=10).json()
+        message_id = sent["messages"][0]["id"]
+        deadline, status = time.monotonic() + 30, None
+        while time.monotonic() < deadline and status != "delivered":
+            time.sleep(0.1)
+            status = httpx.get(f"{gateway.url}/v1/messages/{message_id}", headers=headers).json()["status"]
+        assert status == "delivered"
+        inbox = httpx.get(
+            f"{gateway.url}/v1/simulator/messages", params={"to": "+9647701234567"}, headers=headers
+        ).json()
+        assert [(m["message_id"], m["text"]) for m in inbox] == [(message_id, "Your code is 4821")]
+
     def test_a_ten_megabyte_body_is_refused_over_the_wire(self, gateway: Gateway):
         key = re.search(r"qsk_\w+", gateway.output)[0]  # type: ignore[index]
         body = b'{"to": "+9647701234567", "sender": "Qasid", "text": "' + b"a" * (10 * 1024 * 1024) + b'"}'
