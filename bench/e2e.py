@@ -136,7 +136,7 @@ def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result |
     try:
         cpu_before = sum(cpu_seconds(p.pid) for p in processes)
         load = subprocess.Popen(
-            ["wrk", "-t1", "-c64", f"-d{int(args.timeout)}s", "-s", "bench/send.lua", base],
+            ["wrk", "-t1", f"-c{args.connections}", f"-d{int(args.timeout)}s", "-s", "bench/send.lua", base],
             env=wrk_env(key, args.messages),
             stdout=subprocess.DEVNULL,
         )
@@ -178,6 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--layouts", default="accept,serve,split", help="accept (the baseline), serve, split")
     default_pg = os.environ.get("QASID_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -204,8 +205,9 @@ def main() -> None:
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
-    print(f"\n# e2e: {args.messages} single-recipient requests, wrk -t1 -c64, simulator without latency, "
-          f"{os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    print(f"\n# e2e: {args.messages} single-recipient requests, wrk -t1 -c{args.connections}, "
+          f"simulator without latency, {os.cpu_count()} CPUs, {when}")  # fmt: skip
     print("| run | messages | accepted/s | end to end/s | vs accepting alone | accept to delivered p50 ms "
           "| p99 ms | peak RSS MiB (all processes) | CPU ms/message (all processes) |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
