@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from common import (
+    HERE,
     PYTHON,
     cpu_seconds,
     drop_schema,
@@ -60,7 +61,7 @@ class Result:
     cpu_ms_per_message: float
 
 
-def delivered(db: Database, *, status: str | None = "delivered") -> int:
+def messages_in(db: Database, status: str | None) -> int:
     """Messages in ``status`` (None: all messages)."""
     query = select(func.count()).select_from(messages)
     if status is not None:
@@ -135,19 +136,21 @@ def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result |
     processes, base = start_layout(url, layout)
     try:
         cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+        command = ["wrk", "-t1", f"-c{args.connections}", f"-d{int(args.timeout)}s", "-s",
+                   str(HERE / "send.lua"), base]  # fmt: skip
         load = subprocess.Popen(
-            ["wrk", "-t1", f"-c{args.connections}", f"-d{int(args.timeout)}s", "-s", "bench/send.lua", base],
+            command,
             env=wrk_env(key, args.messages),
             stdout=subprocess.DEVNULL,
         )
         awaited = None if layout == "accept" else "delivered"
         deadline = time.monotonic() + args.timeout
-        while delivered(db, status=awaited) < args.messages and time.monotonic() < deadline:
+        while messages_in(db, awaited) < args.messages and time.monotonic() < deadline:
             time.sleep(0.2)
         load.kill()
         cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
         rss = sum(peak_rss_mib(p.pid) for p in processes)
-        done = delivered(db, status=awaited)
+        done = messages_in(db, awaited)
         if done < args.messages:
             what = awaited or "accepted"
             print(f"# {label}: only {done} of {args.messages} {what} within {args.timeout:.0f} s", flush=True)
