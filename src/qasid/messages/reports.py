@@ -133,15 +133,12 @@ def settle(conn: Connection, finals: dict[str, MessageStatus], now: datetime, *,
     charged, and no more jobs for them."""
     if not finals:
         return
-    rows = MessageRepository(conn).settlement_rows(list(finals))
-    refunds = [
-        Refund(
-            row["account_id"], row["id"], row["batch_id"], row["price"], f"ended {finals[row['id']].value}"
-        )
-        for row in rows
-        if not is_charged(finals[row["id"]], was_sent=was_sent)
-    ]
-    refund_many(conn, refunds, now)
+    refunded = [m for m, status in finals.items() if not is_charged(status, was_sent=was_sent)]
+    if refunded:  # most messages end charged (delivered): then there is nothing to look up
+        rows = MessageRepository(conn).settlement_rows(refunded)
+        reason = {m: f"ended {finals[m].value}" for m in refunded}
+        refunds = [Refund(r["account_id"], r["id"], r["batch_id"], r["price"], reason[r["id"]]) for r in rows]
+        refund_many(conn, refunds, now)
     JobRepository(conn).delete_for_messages(list(finals))
 
 
