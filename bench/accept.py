@@ -17,19 +17,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from common import (
     HERE,
     PYTHON,
+    add_database_arguments,
     count_messages,
     cpu_seconds,
-    drop_schema,
+    on_database,
     peak_rss_mib,
-    postgres_reachable,
-    postgres_schema,
     seed,
     start,
     stop,
@@ -101,9 +100,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3, help="seconds of load before measuring")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--shapes", default="1,500", help="recipients per request, comma-separated")
-    parser.add_argument("--databases", default="sqlite,postgresql")
-    default_pg = os.environ.get("QASID_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--postgres-url", default=default_pg)
+    add_database_arguments(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/accept.py needs wrk: apt-get install wrk")
@@ -112,17 +109,11 @@ def main() -> None:
     for database in args.databases.split(","):
         for shape in shapes:
             label = f"{database}, {shape}/request"
-            if database == "sqlite":
-                with tempfile.TemporaryDirectory() as tmp:
-                    results.append(run_gateway(label, f"sqlite:///{tmp}/bench.db", shape, args))
-            elif postgres_reachable(args.postgres_url):
-                schema, url = postgres_schema(args.postgres_url)
-                try:
-                    results.append(run_gateway(label, url, shape, args))
-                finally:
-                    drop_schema(args.postgres_url, schema)
-            else:
-                print(f"# {label}: PostgreSQL unreachable at {args.postgres_url}; skipped", flush=True)
+            found = on_database(
+                database, args.postgres_url, label, partial(run_gateway, label, recipients=shape, args=args)
+            )
+            if found is not None:
+                results.append(found)
     report(results, args)
 
 

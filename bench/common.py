@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, func, select, text
@@ -25,6 +29,7 @@ from qasid.models import messages
 from qasid.routing import service as routing
 from qasid.senders import service as senders
 
+T = TypeVar("T")
 HERE = Path(__file__).parent
 PYTHON = sys.executable
 LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
@@ -141,6 +146,28 @@ def drop_schema(base_url: str, schema: str) -> None:
     with engine.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    default_pg = os.environ.get("QASID_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres-url", default=default_pg)
+
+
+def on_database(database: str, postgres_url: str, label: str, run: Callable[[str], T]) -> T | None:
+    """``run(url)`` on a fresh database: SQLite in a temporary file, or a new PostgreSQL schema
+    (dropped afterwards). None, said aloud, when PostgreSQL cannot be reached."""
+    if database == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            return run(f"sqlite:///{tmp}/bench.db")
+    if not postgres_reachable(postgres_url):
+        print(f"# {label}: PostgreSQL unreachable at {postgres_url}; skipped", flush=True)
+        return None
+    schema, url = postgres_schema(postgres_url)
+    try:
+        return run(url)
+    finally:
+        drop_schema(postgres_url, schema)
 
 
 def postgres_reachable(url: str) -> bool:

@@ -19,21 +19,20 @@ import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import func, select
 
 from common import (
     HERE,
     PYTHON,
+    add_database_arguments,
     cpu_seconds,
-    drop_schema,
+    on_database,
     peak_rss_mib,
-    postgres_reachable,
-    postgres_schema,
     seed,
     start,
     stop,
@@ -182,28 +181,17 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--layouts", default="accept,serve,split", help="accept (the baseline), serve, split")
-    default_pg = os.environ.get("QASID_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--postgres-url", default=default_pg)
+    add_database_arguments(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/e2e.py needs wrk: apt-get install wrk")
-    results = []
-    for database in args.databases.split(","):
-        for layout in args.layouts.split(","):
-            label = f"{database}, {LAYOUTS[layout]}"
-            if database == "sqlite":
-                with tempfile.TemporaryDirectory() as tmp:
-                    results.append(run(label, f"sqlite:///{tmp}/bench.db", layout, args))
-            elif postgres_reachable(args.postgres_url):
-                schema, url = postgres_schema(args.postgres_url)
-                try:
-                    results.append(run(label, url, layout, args))
-                finally:
-                    drop_schema(args.postgres_url, schema)
-            else:
-                print(f"# {label}: PostgreSQL unreachable at {args.postgres_url}; skipped", flush=True)
+    results = [
+        on_database(database, args.postgres_url, label, partial(run, label, layout=layout, args=args))
+        for database in args.databases.split(",")
+        for layout in args.layouts.split(",")
+        for label in [f"{database}, {LAYOUTS[layout]}"]
+    ]
     report([r for r in results if r is not None], args)
 
 
