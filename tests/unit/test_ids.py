@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -46,3 +48,38 @@ class TestIds:
         assert ids.lower_bound(
             "msg", datetime.fromtimestamp(1_700_000_000, UTC) + timedelta(milliseconds=1)
         ) > max(made)
+
+
+class TestRandomness:
+    """Ids draw their randomness from os.urandom in blocks; no digits may ever be handed out twice."""
+
+    def test_digits_are_hex_of_the_asked_length_across_block_boundaries(self):
+        taken = [ids.random_hex(n) for n in (1, 7, 20, 32, 65_535, 20, 131_072, 131_073, 3)]
+        assert [len(t) for t in taken] == [1, 7, 20, 32, 65_535, 20, 131_072, 131_073, 3]
+        assert all(set(t) <= set("0123456789abcdef") for t in taken)
+
+    def test_no_id_repeats_across_many_blocks(self):
+        made = [ids.new_id("msg", 0) for _ in range(30_000)]  # 600,000 digits: several 64 KiB draws
+        assert len(set(made)) == len(made)
+
+    def test_threads_never_share_digits(self):
+        def draw(_: int) -> list[str]:
+            return [ids.random_hex(20) for _ in range(5_000)]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            drawn = [value for chunk in pool.map(draw, range(8)) for value in chunk]
+        assert len(set(drawn)) == len(drawn) == 40_000
+
+    def test_a_forked_child_does_not_repeat_its_parents_digits(self):
+        ids.random_hex(2)  # the parent holds a partly used block
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report its next digits and leave at once
+            os.write(writer, ids.random_hex(32).encode())
+            os._exit(0)
+        os.close(writer)
+        child = os.read(reader, 64).decode()
+        os.waitpid(pid, 0)
+        os.close(reader)
+        assert len(child) == 32
+        assert child != ids.random_hex(32)

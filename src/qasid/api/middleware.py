@@ -4,12 +4,13 @@ send creates, so the dispatcher's log lines for its messages carry it too."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from qasid.domain.ids import random_hex
 
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 HEADER = b"x-request-id"
@@ -29,9 +30,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = next((value for name, value in scope["headers"] if name == HEADER), None)
-        raw = (
-            given if given is not None and _SANE.fullmatch(given) else b"req_" + os.urandom(8).hex().encode()
-        )
+        raw = given if given is not None and _SANE.fullmatch(given) else b"req_" + random_hex(16).encode()
         request_id = raw.decode()
         scope.setdefault("state", {})["request_id"] = request_id
 

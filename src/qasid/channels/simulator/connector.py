@@ -29,7 +29,6 @@ import heapq
 import itertools
 import random
 import time
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -51,6 +50,7 @@ from qasid.channels.base import (
 )
 from qasid.channels.registry import ConnectorKind, register
 from qasid.channels.simulator.store import Received, SimulatorStore
+from qasid.domain.ids import random_hex
 from qasid.domain.states import MessageStatus, from_smpp_stat
 
 log = structlog.get_logger(__name__)
@@ -139,7 +139,7 @@ class Simulator(Connector):
         report_at = None if fate == Fate.SILENT else now + timedelta(milliseconds=self.config.report_delay_ms)
         received = [
             Received(
-                connector_id=self.id, carrier_id=uuid.uuid4().hex, message_id=message.message_id,
+                connector_id=self.id, carrier_id=random_hex(32), message_id=message.message_id,
                 account_id=message.account_id, recipient=message.recipient, sender=message.sender,
                 body=text, part=index, parts=len(message.parts), outcome=fate.value, report_at=report_at,
                 received_at=now,
