@@ -1,0 +1,294 @@
+"""One SMPP 3.4 session (a bind) seen from the ESME side, on asyncio.
+
+``Session.open`` connects (TCP, or TLS), binds and starts two tasks: the reader, which matches
+responses to requests by sequence number and answers what the SMSC asks (``enquire_link``,
+``unbind``, ``deliver_sm`` and ``data_sm`` through the ``on_request`` callback, anything else with
+``generic_nack``), and the keep-alive, which sends ``enquire_link`` every ``enquire_link_seconds``
+and ends the session when the SMSC stops answering.
+
+``request`` sends a PDU and waits for its response. At most ``window`` requests are outstanding; at
+most ``tps`` are sent per second; and after the SMSC answers ``ESME_RTHROTTLED`` sending pauses for
+``throttle_pause`` seconds. A response is returned whatever its command_status: what a status means
+is the caller's business. The session only fails a request (``LinkError``) when it cannot know the
+outcome: the link dropped, or no response came within ``response_timeout``.
+
+When the link is lost, every outstanding request fails with ``LinkError`` and ``lost`` is set; a
+session is not reopened (the connector makes a new one). ``close`` unbinds politely first.
+
+What the SMSC sends is acknowledged only after ``on_request`` returned: a delivery receipt is
+durably recorded before the SMSC may forget it. Its answer is the command_status to reply with
+(``ESME_RX_T_APPN`` asks the SMSC to try again later, for instance while the database is away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from qasid.channels.smpp import pdu as P
+
+log = structlog.get_logger(__name__)
+
+RequestHandler = Callable[[P.Pdu], Awaitable[int]]
+_BUFFER_HIGH = 256 * 1024  # wait for the socket to drain beyond this many unsent octets
+
+
+class LinkError(Exception):
+    """The outcome of a request cannot be known (the link dropped or went silent)."""
+
+
+class BindRefused(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"bind refused: {P.status_name(status)}")
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    host: str
+    port: int
+    tls: ssl.SSLContext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    window: int = 10
+    tps: float = 0.0  # 0: no cap
+    enquire_link_seconds: float = 30.0
+    response_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    throttle_pause: float = 1.0
+
+
+@dataclass(slots=True)
+class _Pacer:
+    """Spaces sends at least ``1/tps`` apart, measured from when each actually left (a sleeper woken
+    late must not let the next one follow it closely), and honours pauses after throttling."""
+
+    tps: float
+    next_at: float = 0.0
+    paused_until: float = 0.0
+    _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def wait(self) -> None:
+        if not self.tps and time.monotonic() >= self.paused_until:
+            return
+        async with self._turn:
+            delay = max(self.next_at, self.paused_until) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self.tps:
+                self.next_at = time.monotonic() + 1 / self.tps
+
+
+@dataclass(slots=True)
+class Session:
+    endpoint: Endpoint
+    bind: P.Bind
+    timing: Timing = field(default_factory=Timing)
+    on_request: RequestHandler | None = None
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    system_id: str = ""  # the SMSC's, from its bind response
+    _reader: asyncio.StreamReader | None = None
+    _writer: asyncio.StreamWriter | None = None
+    _pending: dict[int, asyncio.Future[P.Pdu]] = field(default_factory=dict)
+    _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _window: asyncio.Semaphore = field(init=False)
+    _pacer: _Pacer = field(init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
+    _closing: bool = False
+
+    def __post_init__(self) -> None:
+        self._window = asyncio.Semaphore(self.timing.window)
+        self._pacer = _Pacer(self.timing.tps)
+
+    @property
+    def bound(self) -> bool:
+        return self._writer is not None and not self.lost.is_set()
+
+    async def open(self) -> None:
+        """Connect and bind; raises ``BindRefused``, ``LinkError`` or ``OSError``."""
+        try:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(self.endpoint.host, self.endpoint.port, ssl=self.endpoint.tls),
+                self.timing.connect_timeout,
+            )
+        except TimeoutError:
+            raise LinkError(f"no connection to {self.endpoint.host}:{self.endpoint.port}") from None
+        self._tasks = [asyncio.create_task(self._read_forever(), name="smpp-reader")]
+        try:
+            response = await self._exchange(self.bind)
+        except LinkError:
+            await self._drop()
+            raise
+        if response.status != P.Status.ESME_ROK:
+            await self._drop()
+            raise BindRefused(response.status)
+        self.system_id = getattr(response, "system_id", "")
+        self._tasks.append(asyncio.create_task(self._keep_alive(), name="smpp-keepalive"))
+
+    async def request(self, pdu: P.Pdu) -> P.Pdu:
+        """Send ``pdu`` within the window and the rate; its response, whatever its status."""
+        async with self._window:
+            await self._pacer.wait()
+            response = await self._exchange(pdu)
+        if response.status == P.Status.ESME_RTHROTTLED:
+            self._pacer.paused_until = time.monotonic() + self.timing.throttle_pause
+        return response
+
+    async def close(self, grace: float = 2.0) -> None:
+        """Unbind (waiting up to ``grace`` seconds for the answer) and drop the link."""
+        if self.bound:
+            self._closing = True
+            with contextlib.suppress(LinkError, TimeoutError, OSError):
+                await asyncio.wait_for(self._exchange(P.Empty(command_id=P.Command.UNBIND)), grace)
+        await self._drop()
+
+    async def _exchange(self, pdu: P.Pdu) -> P.Pdu:
+        if self._writer is None or self.lost.is_set():
+            raise LinkError("the link is down")
+        pdu.sequence = self._next_sequence()
+        future: asyncio.Future[P.Pdu] = asyncio.get_running_loop().create_future()
+        self._pending[pdu.sequence] = future
+        try:
+            await self._send(pdu)
+            return await asyncio.wait_for(future, self.timing.response_timeout)
+        except TimeoutError:
+            raise LinkError(
+                f"no response to {_name(pdu.command_id)} in {self.timing.response_timeout} s"
+            ) from None
+        finally:
+            self._pending.pop(pdu.sequence, None)
+
+    def _next_sequence(self) -> int:
+        value = next(self._sequence)
+        if value > 0x7FFF_FFFF:  # SMPP 3.4 §5.1.4: 0x00000001 to 0x7FFFFFFF
+            self._sequence = itertools.count(2)
+            value = 1
+        return value
+
+    async def _send(self, pdu: P.Pdu) -> None:
+        writer = self._writer
+        if writer is None or self.lost.is_set():
+            raise LinkError("the link is down")
+        writer.write(P.encode(pdu))
+        if writer.transport.get_write_buffer_size() > _BUFFER_HIGH:
+            try:
+                await writer.drain()
+            except OSError as exc:
+                raise LinkError(f"writing failed: {exc!r}") from exc
+
+    async def _read_forever(self) -> None:
+        assert self._reader is not None  # noqa: S101 - started by open()
+        try:
+            while True:
+                head = await self._reader.readexactly(4)
+                rest = await self._reader.readexactly(P.frame_length(head) - 4)
+                await self._take(head + rest)
+        except (asyncio.IncompleteReadError, OSError) as exc:
+            if not self._closing:
+                log.warning("smpp link lost", system_id=self.bind.system_id, error=repr(exc))
+        except P.PduError as exc:  # a length no PDU can have: the stream cannot be followed
+            log.error("smpp stream unreadable; dropping the link", error=exc.detail)
+        finally:
+            self._lose()
+
+    async def _take(self, frame: bytes) -> None:
+        try:
+            pdu = P.decode(frame)
+        except P.PduError as exc:
+            log.warning("smpp pdu refused", command=_name(exc.command_id), error=exc.detail)
+            if not exc.command_id & P.RESPONSE:
+                await self._send(
+                    P.Empty(command_id=P.Command.GENERIC_NACK, status=exc.status, sequence=exc.sequence)
+                )
+            return
+        if pdu.is_response:
+            self._resolve(pdu)
+        else:
+            await self._answer(pdu)
+
+    def _resolve(self, pdu: P.Pdu) -> None:
+        future = self._pending.get(pdu.sequence)
+        if future is not None and not future.done():
+            future.set_result(pdu)
+        elif pdu.command_id != P.Command.GENERIC_NACK:
+            log.warning("smpp response to no request", command=_name(pdu.command_id), sequence=pdu.sequence)
+
+    async def _answer(self, pdu: P.Pdu) -> None:
+        command = pdu.command_id
+        if command == P.Command.ENQUIRE_LINK:
+            await self._send(P.Empty(command_id=P.Command.ENQUIRE_LINK_RESP, sequence=pdu.sequence))
+        elif command == P.Command.UNBIND:
+            await self._send(P.Empty(command_id=P.Command.UNBIND_RESP, sequence=pdu.sequence))
+            self._closing = True
+            await self._drop()
+        elif command in (P.Command.DELIVER_SM, P.Command.DATA_SM):
+            task = asyncio.create_task(self._handle(pdu))
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+        elif command != P.Command.ALERT_NOTIFICATION:  # which has no response
+            await self._send(
+                P.Empty(
+                    command_id=P.Command.GENERIC_NACK, status=P.Status.ESME_RINVCMDID, sequence=pdu.sequence
+                )
+            )
+
+    async def _handle(self, pdu: P.Pdu) -> None:
+        status: int = P.Status.ESME_RX_T_APPN  # no handler, or it failed: the SMSC retries later
+        if self.on_request is not None:
+            try:
+                status = await self.on_request(pdu)
+            except Exception:
+                log.exception("handling an smpp request failed", command=_name(pdu.command_id))
+        response = P.MessageIdResp(
+            command_id=pdu.command_id | P.RESPONSE, status=status, sequence=pdu.sequence
+        )
+        with contextlib.suppress(LinkError):  # unanswered, the SMSC sends it again
+            await self._send(response)
+
+    async def _keep_alive(self) -> None:
+        while not self.lost.is_set():
+            await asyncio.sleep(self.timing.enquire_link_seconds)
+            try:
+                await self._exchange(P.Empty(command_id=P.Command.ENQUIRE_LINK))
+            except LinkError as exc:
+                log.warning("smpp link silent; dropping it", error=str(exc))
+                await self._drop()
+                return
+
+    def _lose(self) -> None:
+        if self.lost.is_set():
+            return
+        self.lost.set()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(LinkError("the link dropped before the response came"))
+        if self._writer is not None:
+            self._writer.close()
+
+    async def _drop(self) -> None:
+        self._lose()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        await asyncio.gather(*(t for t in self._tasks if t is not current), return_exceptions=True)
+        if self._writer is not None:
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await self._writer.wait_closed()
+
+
+def _name(command_id: int) -> str:
+    try:
+        return P.Command(command_id).name.lower()
+    except ValueError:
+        return f"0x{command_id:08X}"
