@@ -21,7 +21,12 @@ run: $(VENV)/.runtime  ## migrate ./qasid.db, print a demo key, serve on QASID_P
 	$(BIN)/qasid demo
 	$(BIN)/qasid serve
 
-test: $(VENV)/.dev  ## the whole suite (PostgreSQL too when QASID_TEST_DATABASE_URL is set)
+# The test SMSC's one dependency, node-smpp, exactly as package-lock.json pins it (see tests/smsc/).
+tests/smsc/node/node_modules: tests/smsc/node/package-lock.json
+	cd tests/smsc/node && npm ci --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.dev tests/smsc/node/node_modules  ## the whole suite (PostgreSQL too when QASID_TEST_DATABASE_URL is set)
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.dev
