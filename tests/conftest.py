@@ -23,6 +23,7 @@ from qasid.db import Database, normalize_url
 from qasid.migrations import upgrade
 from qasid.models import metadata
 from qasid.settings import Settings, get_settings
+from tests.smsc.node_smsc import NodeSmsc
 from tests.support import Operator
 
 POSTGRES_URL = os.environ.get("QASID_TEST_DATABASE_URL")
@@ -134,3 +135,11 @@ async def gateway(fast_settings: Settings) -> AsyncIterator[tuple[httpx.AsyncCli
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://qasid.test") as http,
     ):
         yield http, app
+
+
+@pytest.fixture
+async def node_smsc() -> AsyncIterator[NodeSmsc]:
+    """An SMSC built on node-smpp (tests/smsc/node/smsc.js) on a free loopback port, account
+    ``qasid``/``secret``; it is killed when the test ends."""
+    async with NodeSmsc() as smsc:
+        yield smsc
