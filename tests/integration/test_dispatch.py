@@ -75,7 +75,7 @@ class TestOutcomes:
         await running_simulator(app, db)
         customer = operator.customer(balance=1000, price=20)
         message = await final(http, customer, (await send(http, customer, UNDELIVERED))["messages"][0]["id"])
-        assert message["status"] == "undelivered"
+        assert (message["status"], message["error_code"]) == ("undelivered", "001")  # the receipt's err:
         assert operator.account(customer.account.id).balance == 980
 
     async def test_a_rejected_message_is_refunded(self, gateway, operator, db):
@@ -83,7 +83,7 @@ class TestOutcomes:
         await running_simulator(app, db)
         customer = operator.customer(balance=1000, price=20)
         message = await final(http, customer, (await send(http, customer, REJECTED))["messages"][0]["id"])
-        assert (message["status"], message["error_code"]) == ("rejected", None)
+        assert (message["status"], message["error_code"]) == ("rejected", "002")  # the receipt's err:
         assert operator.account(customer.account.id).balance == 1000
 
     async def test_a_message_never_reported_expires_when_its_validity_ends_and_is_charged(

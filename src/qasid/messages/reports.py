@@ -107,19 +107,26 @@ def apply_to_parts(
             changed[key] = (moved, report.error_code, report.raw)
     delivery.update_parts([(m, p, s.value, error, now) for (m, p), (s, error, _) in changed.items()])
     raw_by_message = {message_id: raw for (message_id, _), (_, _, raw) in changed.items()}
-    finals = _follow_parts(conn, raw_by_message, now)
+    errors = {message_id: error for (message_id, _), (_, error, _) in changed.items() if error}
+    finals = _follow_parts(conn, raw_by_message, errors, now)
     return {pair: found[0] for pair, found in parts.items()}, finals
 
 
 def _follow_parts(
-    conn: Connection, raw_by_message: dict[str, str], now: datetime
+    conn: Connection, raw_by_message: dict[str, str], errors: dict[str, str], now: datetime
 ) -> dict[str, MessageStatus]:
-    """Move each message to the aggregate of its parts; settle those that became final."""
+    """Move each message to the aggregate of its parts (with the carrier's error code when it did
+    not end delivered); settle those that became final."""
     if not raw_by_message:
         return {}
     messages = MessageRepository(conn)
     states = DeliveryRepository(conn).part_states(list(raw_by_message))
-    targets = [(message_id, aggregate(parts), None) for message_id, parts in states.items()]
+    targets = []
+    for message_id, parts in states.items():
+        status = aggregate(parts)
+        targets.append(
+            (message_id, status, None if status == MessageStatus.DELIVERED else errors.get(message_id))
+        )
     moved = set(messages.advance(targets, now))
     reached = {message_id: status for message_id, status, _ in targets if message_id in moved}
     messages.insert_events([(m, status.value, raw_by_message[m], now) for m, status in reached.items()])
