@@ -28,6 +28,7 @@ from qasid.channels.base import Context
 from qasid.db import Database
 from qasid.db.writer import GroupCommitWriter
 from qasid.domain import ids
+from qasid.inbound.service import WriterInboundSink
 from qasid.messages.accept import PurgeIdempotency
 from qasid.messages.dispatch import Dispatcher
 from qasid.messages.reports import WriterReportSink
@@ -55,7 +56,9 @@ class Worker:
         self.db, self.writer, self.settings, self.role = db, writer, settings, role
         self.sink = WriterReportSink(writer)
         self.links = Links(
-            db, Context(self.sink, db, writer), reload_seconds=settings.connectors_reload_seconds
+            db,
+            Context(self.sink, db, writer, WriterInboundSink(writer)),
+            reload_seconds=settings.connectors_reload_seconds,
         )
         self.sink.name_of = self.links.name_of
         self.dispatcher = Dispatcher(

@@ -199,7 +199,27 @@ class TestConnectorsAndRoutes:
         assert qasid("connectors", "enable", "sim").strip() == "sim enabled"
 
     def test_the_kinds_are_listed(self, settings):
-        assert "simulator" in qasid("connectors", "kinds")
+        kinds = qasid("connectors", "kinds")
+        assert "simulator" in kinds
+        assert "smpp" in kinds
+
+    def test_an_smpp_connector_keeps_its_password_out_of_sight(self, settings):
+        qasid("connectors", "add", "smpp", "zain", "--host", "smsc.example", "--system-id", "qasid",
+              "--password", "s3cr3t", "--window", "100", "--bind", "transmitter+receiver",
+              "--submit-id", "hex")  # fmt: skip
+        listed = qasid("connectors", "list")
+        assert '"window":100' in listed
+        assert '"bind":"transmitter+receiver"' in listed
+        assert '"submit_id":"hex"' in listed
+        assert "s3cr3t" not in listed
+        assert '"password":"********"' in listed
+
+    def test_smpp_settings_are_checked(self, settings):
+        too_long = qasid("connectors", "add", "smpp", "x", "--host", "h", "--system-id", "qasid",
+                         "--password", "far-too-long", ok=False)  # fmt: skip
+        assert "password" in too_long
+        assert "coding" in qasid("connectors", "add", "smpp", "y", "--host", "h", "--system-id", "q",
+                                 "--password", "p", "--default-data-coding", "8", ok=False)  # fmt: skip
 
 
 class TestSimulatorInbox:

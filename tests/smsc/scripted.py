@@ -55,6 +55,7 @@ class ScriptedSmsc:
         self.response_delay = 0.0
         self.silent = False  # stop answering anything (a link that went quiet)
         self.max_outstanding = 0
+        self.issued: list[str] = []  # the message ids given, in the order given
         self._ids = itertools.count(0x1000)
         self._sequence = itertools.count(1)
         self._server: asyncio.Server | None = None
@@ -107,6 +108,7 @@ class ScriptedSmsc:
         """A delivery receipt in the Appendix B text (with ``text_id`` in it, if given) and, with
         ``tlvs``, the receipted_message_id and message_state TLVs."""
         state = {
+            "ENROUTE": 1,
             "DELIVRD": 2,
             "EXPIRED": 3,
             "DELETED": 4,
@@ -134,12 +136,12 @@ class ScriptedSmsc:
 
     async def drop(self) -> None:
         """Close every connection at once, without unbinding."""
-        for peer in self.peers:
+        dropped, self.peers = self.peers, []  # whoever connects from now on is a new peer
+        for peer in dropped:
             peer.writer.close()
-        for peer in self.peers:
+        for peer in dropped:
             with contextlib.suppress(OSError):
                 await peer.writer.wait_closed()
-        self.peers.clear()
 
     # The server
 
@@ -159,24 +161,29 @@ class ScriptedSmsc:
                 await self._take(peer, P.decode(frame))
         except (asyncio.IncompleteReadError, OSError, P.PduError):
             pass
+
         finally:
             writer.close()
             await self._notify()
 
     async def _take(self, peer: Peer, pdu: P.Pdu) -> None:
+        """Record ``pdu`` and start answering it before telling the waiting test (which may then
+        change how later PDUs are answered, not this one)."""
         if pdu.is_response:
             self.responses.append(pdu)
         else:
             self.received.append(Received(pdu, peer))
+        if not pdu.is_response and not self.silent:
+            await self._answer(peer, pdu)
         await self._notify()
-        if pdu.is_response or self.silent:
-            return
+
+    async def _answer(self, peer: Peer, pdu: P.Pdu) -> None:
         if pdu.command_id in BIND_COMMANDS and isinstance(pdu, P.Bind):
             await self._bind(peer, pdu)
         elif pdu.command_id == P.Command.SUBMIT_SM and isinstance(pdu, P.ShortMessage):
             peer.outstanding += 1
             self.max_outstanding = max(self.max_outstanding, peer.outstanding)
-            task = asyncio.create_task(self._answer_submit(peer, pdu))
+            task = asyncio.create_task(self._answer_submit(peer, pdu, self.response_delay))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif pdu.command_id in (P.Command.ENQUIRE_LINK, P.Command.UNBIND):
@@ -194,11 +201,13 @@ class ScriptedSmsc:
                               system_id="scripted")  # fmt: skip
         await self._reply(peer, response)
 
-    async def _answer_submit(self, peer: Peer, submit: P.ShortMessage) -> None:
-        if self.response_delay:
-            await asyncio.sleep(self.response_delay)
+    async def _answer_submit(self, peer: Peer, submit: P.ShortMessage, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
         status = self.answer(submit)
         message_id = self.message_id(next(self._ids)) if status == P.Status.ESME_ROK else ""
+        if message_id:
+            self.issued.append(message_id)
         peer.outstanding -= 1
         if self.silent:
             return

@@ -7,7 +7,8 @@
 A connector takes an ``Outbound`` message and returns the carrier's id for each of its parts once the
 carrier has taken it (``Submitted``). What the carrier later says about those parts comes back as
 ``DeliveryReport``s handed to the ``ReportSink`` it was given, which returns once they are durably
-recorded (a connector acknowledges a report to its carrier only then).
+recorded (a connector acknowledges a report to its carrier only then). Messages from phones go the
+same way to the ``InboundSink``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ class DeliveryReport:
     received_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message a phone sent (MO), or one part of it when it came in several."""
+
+    connector_id: str
+    sender: str  # E.164 when the carrier gave an international number; otherwise as it came
+    recipient: str  # the number or short code it was sent to, the same way
+    text: str
+    received_at: datetime
+    reference: int | None = None  # parts of one concatenated message share it (with the sender)
+    total: int = 1
+    sequence: int = 1
+
+
 class ConnectorError(Exception):
     transient: ClassVar[bool] = True
 
@@ -74,6 +89,11 @@ class ReportSink(Protocol):
         """Record ``reports`` durably; returns once they are committed."""
 
 
+class InboundSink(Protocol):
+    async def receive(self, messages: Sequence[Inbound]) -> None:
+        """Record inbound messages (or parts) durably; returns once they are committed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """What a connector is given besides its configuration."""
@@ -81,6 +101,7 @@ class Context:
     reports: ReportSink
     db: Database
     writer: GroupCommitWriter
+    inbound: InboundSink
 
 
 class Connector(ABC):

@@ -24,11 +24,12 @@ class ConnectorKind:
     config_type: type[msgspec.Struct]
     factory: Callable[[str, str, Any, Context], Connector]  # (connector_id, name, config, context)
     description: str
+    secrets: tuple[str, ...] = ()  # configuration fields never shown (passwords, tokens)
 
 
 _KINDS: dict[str, ConnectorKind] = {}
 # The kinds that ship with Qasid; each module registers its kind when imported.
-BUILTIN = ("qasid.channels.simulator.connector",)
+BUILTIN = ("qasid.channels.simulator.connector", "qasid.channels.smpp.connector")
 
 
 def register(kind: ConnectorKind) -> None:
@@ -63,6 +64,12 @@ def config_for(kind: str, raw: str | bytes | dict[str, Any]) -> msgspec.Struct:
         return msgspec.json.decode(raw, type=config_type)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"invalid {kind} configuration: {exc}") from None
+
+
+def shown(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as it may be printed: the kind's secret fields masked."""
+    secrets = kind_of(kind).secrets if kind in kinds() else ()
+    return {name: "********" if name in secrets and value else value for name, value in config.items()}
 
 
 def build(kind: str, connector_id: str, name: str, config: msgspec.Struct, context: Context) -> Connector:

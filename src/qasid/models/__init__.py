@@ -361,3 +361,34 @@ simulator_inbox = Table(
         postgresql_where=text("reported_at IS NULL AND report_at IS NOT NULL"),
     ),
 )
+
+
+# Messages that arrived from phones (MO): whole, and the parts of concatenated ones still waiting
+# for their siblings.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    C("id", String(40), primary_key=True),
+    C("connector_id", String(40), nullable=False),
+    C("sender", String(65), nullable=False),
+    C("recipient", String(65), nullable=False),
+    C("body", Text, nullable=False),
+    C("parts", Integer, nullable=False),
+    C("received_at", UTCDateTime(), nullable=False),
+    Index(None, "recipient", "received_at"),
+)
+
+inbound_parts = Table(
+    "inbound_parts",
+    metadata,
+    C("id", AutoId, primary_key=True, autoincrement=True),
+    C("connector_id", String(40), nullable=False),
+    C("sender", String(65), nullable=False),
+    C("recipient", String(65), nullable=False),
+    C("reference", Integer, nullable=False),
+    C("total", Integer, nullable=False),
+    C("sequence", Integer, nullable=False),
+    C("body", Text, nullable=False),
+    C("received_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("connector_id", "sender", "recipient", "reference", "sequence"),
+)

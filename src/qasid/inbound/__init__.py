@@ -1,0 +1,1 @@
+"""Messages from phones (MO): stored as they arrive, concatenated parts reassembled."""
