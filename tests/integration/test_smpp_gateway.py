@@ -4,13 +4,15 @@ implementation) and to our scripted SMSC (for what node-smpp cannot be made to d
 from __future__ import annotations
 
 import asyncio
+import ssl
 from datetime import UTC, datetime
 
+import trustme
 from sqlalchemy import select
 
 from qasid.channels.smpp import pdu as P
 from qasid.channels.smpp.connector import SmppConnector
-from qasid.models import inbound_messages
+from qasid.models import inbound_messages, inbound_parts
 from qasid.routing import service as routing
 from tests.integration.test_dispatch import final, send
 from tests.smsc.node_smsc import NodeSmsc
@@ -250,3 +252,98 @@ class TestAgainstTheScriptedSmsc:
             await smsc.wait_for(lambda: bool(smsc.responses))
             assert smsc.responses[0].status == P.Status.ESME_RX_T_APPN
             await asyncio.sleep(0)
+
+
+class TestLinks:
+    async def test_tls_with_the_smscs_authority(self, gateway, operator, db, tmp_path):
+        http, app = gateway
+        customer = operator.customer()
+        authority = trustme.CA()
+        server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert("127.0.0.1").configure_cert(server)
+        ca_file = tmp_path / "ca.pem"
+        authority.cert_pem.write_to_path(str(ca_file))
+        async with ScriptedSmsc(tls=server) as smsc:
+            await smpp_route(app, db, smsc.port, tls=True, tls_ca=str(ca_file))
+            sent = await send(http, customer, ZAIN)
+            await smsc.wait_for(lambda: len(smsc.issued) == 1)
+            await smsc.receipt(smsc.issued[0])
+            assert (await final(http, customer, sent["messages"][0]["id"]))["status"] == "delivered"
+
+    async def test_tls_refuses_an_smsc_it_cannot_trust(self, gateway, operator, db):
+        _, app = gateway
+        server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        trustme.CA().issue_cert("127.0.0.1").configure_cert(server)
+        async with ScriptedSmsc(tls=server) as smsc:
+            now = datetime.now(UTC)
+            config = {"host": "127.0.0.1", "port": smsc.port, "system_id": "qasid", "password": "secret",
+                      "tls": True, **FAST_LINK}  # fmt: skip
+            with db.write() as conn:
+                record = routing.add_connector(conn, "smpp", "smsc", config, now)
+            links = app.state.services.worker.links
+            await wait_for(lambda: record.id in links.running)
+            await asyncio.sleep(0.3)  # several bind attempts
+            assert not links.running[record.id][1].ready
+            assert not smsc.received  # not one PDU went to it
+
+    async def test_a_transmitter_and_a_receiver_instead_of_a_transceiver(self, gateway, operator, db):
+        http, app = gateway
+        customer = operator.customer()
+        async with NodeSmsc() as smsc:
+            await smpp_route(app, db, smsc.port, bind="transmitter+receiver")
+            commands = {(await smsc.next_event("bind"))["command"] for _ in range(2)}
+            assert commands == {"bind_transmitter", "bind_receiver"}
+            sent = await send(http, customer, ZAIN)
+            assert (await final(http, customer, sent["messages"][0]["id"]))["status"] == "delivered"
+
+    async def test_several_binds_share_the_load(self, gateway, operator, db):
+        http, app = gateway
+        customer = operator.customer()
+        async with NodeSmsc() as smsc:
+            connector = await smpp_route(app, db, smsc.port, binds=3)
+            await wait_for(lambda: all(link.session is not None for link in connector.links))
+            sent = await send(http, customer, [f"+964781234{n:03d}0" for n in range(30)])
+            for message in sent["messages"]:
+                assert (await final(http, customer, message["id"]))["status"] == "delivered"
+            sessions = {e["session"] for e in smsc.events if e["event"] == "submit_sm"}
+            assert len(sessions) == 3
+
+
+class TestInbound:
+    async def test_a_concatenated_inbound_message_is_stored_once_whole(self, gateway, operator, db):
+        _, app = gateway
+        async with ScriptedSmsc() as smsc:
+            await smpp_route(app, db, smsc.port)
+            parts = [(2, b" world"), (1, b"hello"), (2, b" world")]  # out of order, and one sent twice
+            for sequence, text in parts:
+                header = bytes([5, 0, 3, 0x42, 2, sequence])
+                mo = P.ShortMessage(
+                    command_id=P.Command.DELIVER_SM, esm_class=0x40, source_addr="9647801112233",
+                    source_addr_ton=1, destination_addr="4455", short_message=header + text,
+                )  # fmt: skip
+                await smsc.send(mo)
+            await smsc.wait_for(lambda: len(smsc.responses) == 3)
+            assert all(r.status == 0 for r in smsc.responses)
+            with db.read() as conn:
+                rows = conn.execute(select(inbound_messages)).all()
+                waiting = conn.execute(select(inbound_parts)).all()
+            assert [(r.sender, r.recipient, r.body, r.parts) for r in rows] == [
+                ("+9647801112233", "4455", "hello world", 2)
+            ]
+            assert waiting == []
+
+    async def test_a_receipt_by_data_sm(self, gateway, operator, db):
+        http, app = gateway
+        customer = operator.customer()
+        async with ScriptedSmsc() as smsc:
+            await smpp_route(app, db, smsc.port)
+            sent = await send(http, customer, ZAIN)
+            await smsc.wait_for(lambda: len(smsc.issued) == 1)
+            tlvs = {
+                P.Tag.RECEIPTED_MESSAGE_ID: P.text_tlv(smsc.issued[0]),
+                P.Tag.MESSAGE_STATE: P.int_tlv(2, 1),
+            }
+            await smsc.send(P.DataSm(esm_class=0x04, tlvs=tlvs))
+            assert (await final(http, customer, sent["messages"][0]["id"]))["status"] == "delivered"
+            await smsc.wait_for(lambda: bool(smsc.responses))
+            assert smsc.responses[0].command_id == P.Command.DATA_SM_RESP

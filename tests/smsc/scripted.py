@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +44,15 @@ class Received:
 
 
 class ScriptedSmsc:
-    def __init__(self, *, system_id: str = "qasid", password: str = "secret") -> None:  # noqa: S107 - a test SMSC
+    def __init__(
+        self,
+        *,
+        system_id: str = "qasid",
+        password: str = "secret",  # noqa: S107 - a test SMSC's account
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.system_id = system_id
+        self.tls = tls
         self.password = password
         self.port = 0
         self.peers: list[Peer] = []
@@ -63,7 +71,7 @@ class ScriptedSmsc:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> ScriptedSmsc:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

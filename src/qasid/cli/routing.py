@@ -68,6 +68,7 @@ def add_smpp(
     binds: Annotated[int, typer.Option(min=1, max=32, help="sessions (or pairs) kept bound")] = 1,
     tls: Annotated[bool, typer.Option(help="connect with TLS")] = False,
     tls_verify: Annotated[bool, typer.Option(help="check the SMSC's certificate")] = True,
+    tls_ca: Annotated[str | None, typer.Option(help="PEM file of authorities to trust for TLS")] = None,
     window: Annotated[int, typer.Option(min=1, help="submit_sm outstanding per session")] = 10,
     tps: Annotated[float, typer.Option(min=0, help="submit_sm per second for the connector; 0: no cap")] = 0,
     source_ton: Annotated[int | None, typer.Option(help="default: 5 for names, 1 for numbers")] = None,
@@ -88,7 +89,7 @@ def add_smpp(
     config = {
         "host": host, "port": port, "system_id": system_id, "password": password,
         "system_type": system_type, "bind": bind.value, "binds": binds, "tls": tls, "tls_verify": tls_verify,
-        "window": window, "tps": tps, "source_ton": source_ton, "source_npi": source_npi,
+        "tls_ca": tls_ca, "window": window, "tps": tps, "source_ton": source_ton, "source_npi": source_npi,
         "dest_ton": dest_ton, "dest_npi": dest_npi, "default_data_coding": default_data_coding,
         "gsm_packed": gsm_packed, "long_messages": long_messages.value, "submit_id": submit_id.value,
         "receipt_id": receipt_id.value,

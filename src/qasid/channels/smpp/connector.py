@@ -96,6 +96,7 @@ class SmppConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     binds: Annotated[int, Meta(ge=1, le=32, description="sessions (or pairs) kept bound")] = 1
     tls: bool = False
     tls_verify: bool = True
+    tls_ca: str | None = None  # a PEM file of the authorities to trust (default: the system's)
     window: Annotated[int, Meta(ge=1, le=10_000, description="submit_sm outstanding per session")] = 10
     tps: Annotated[float, Meta(ge=0, description="submit_sm per second for the connector; 0: no cap")] = 0
     source_ton: Octet | None = None
@@ -317,7 +318,7 @@ def _smpp_time(moment: datetime) -> str:
 
 
 def _tls_context(config: SmppConfig) -> ssl.SSLContext:
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=config.tls_ca)
     if not config.tls_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
