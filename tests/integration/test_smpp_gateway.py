@@ -296,6 +296,16 @@ class TestLinks:
             sent = await send(http, customer, ZAIN)
             assert (await final(http, customer, sent["messages"][0]["id"]))["status"] == "delivered"
 
+    async def test_stopping_unbinds_politely(self, gateway, operator, db):
+        _, app = gateway
+        async with NodeSmsc() as smsc:
+            connector = await smpp_route(app, db, smsc.port, binds=2)
+            await wait_for(lambda: all(link.session is not None for link in connector.links))
+            await connector.stop()
+            unbinds = [await smsc.next_event("unbind") for _ in range(2)]
+            assert len({u["session"] for u in unbinds}) == 2
+            assert not connector.ready
+
     async def test_several_binds_share_the_load(self, gateway, operator, db):
         http, app = gateway
         customer = operator.customer()
