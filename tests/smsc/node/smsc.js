@@ -2,8 +2,9 @@
 // A small SMSC for Qasid's tests, built on node-smpp 0.5.1: an SMPP 3.4 peer written by other
 // people, so our client is checked against someone else's reading of the spec, not our own.
 //
-// Start:  node smsc.js [--port N] [--system-id ID] [--password PW] [--id-format dec|hex]
-//         (or SMSC_PORT, SMSC_SYSTEM_ID, SMSC_PASSWORD, SMSC_ID_FORMAT; defaults 0, qasid, secret, dec).
+// Start:  node smsc.js [--port N] [--system-id ID] [--password PW] [--id-format dec|hex] [--quiet]
+//         (or SMSC_PORT, SMSC_SYSTEM_ID, SMSC_PASSWORD, SMSC_ID_FORMAT, SMSC_QUIET=1; defaults 0, qasid,
+//         secret, dec, not quiet).
 // It listens on 127.0.0.1 (port 0 = any free port) and speaks JSON lines:
 //   stdout: one JSON object per line, each an event {"event": KIND, ...}; the first is
 //           {"event":"listening","port":N}. Nothing else is written to stdout (diagnostics go to stderr).
@@ -13,6 +14,9 @@
 //           {"cmd":"drop"}  -> dropped (every connection is destroyed, no unbind)
 //           {"cmd":"stop"}  -> stopping, then the process exits. End of stdin also exits.
 // Message ids count up from 3000000001, in decimal or lowercase hex (--id-format).
+// --quiet (for benchmarks: a JSON line per PDU is work a real SMSC does not do) leaves out the
+// events of each message and each keep-alive: submit_sm, receipt_sent, receipt_queued,
+// deliver_sm_resp and enquire_link. Connections, binds, command answers and errors are still written.
 //
 // Delivery receipts (registered_delivery & 1, or & 3 == 2 and the message failed) are deliver_sm with
 // esm_class 0x04, SMPP 3.4 Appendix B text and the receipted_message_id and message_state TLVs.
@@ -58,8 +62,11 @@ const config = {
   idFormat: option('id-format', 'SMSC_ID_FORMAT', 'dec'),
 };
 if (!['dec', 'hex'].includes(config.idFormat)) throw new Error(`--id-format must be dec or hex`);
+const QUIET = process.argv.includes('--quiet') || process.env.SMSC_QUIET === '1';
+const PER_MESSAGE = new Set(['submit_sm', 'receipt_sent', 'receipt_queued', 'deliver_sm_resp', 'enquire_link']);
 
 function emit(event, fields) {
+  if (QUIET && PER_MESSAGE.has(event)) return;
   process.stdout.write(JSON.stringify({ event, ...fields }) + '\n');
 }
 
@@ -171,7 +178,7 @@ function onSubmit(session, pdu) {
   }
   const messageId = nextMessageId();
   session.send(pdu.response({ message_id: messageId }));
-  emit('submit_sm', {
+  if (!QUIET) emit('submit_sm', { // (quiet, not even built)
     session: session.id, sequence_number: pdu.sequence_number, message_id: messageId,
     service_type: pdu.service_type,
     source_addr: pdu.source_addr, source_addr_ton: pdu.source_addr_ton, source_addr_npi: pdu.source_addr_npi,
