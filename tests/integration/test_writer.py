@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,3 +131,53 @@ class TestSqliteLock:
         assert await asyncio.wait_for(pending, 5) == "acc_waits"
         assert ticks == 20
         await writer.stop()
+
+
+APPLIED: list[str] = []
+
+
+@dataclass
+class Gate(WriteOp[None]):
+    """Holds the writer until ``open`` is set, so what is queued meanwhile shares the next batch."""
+
+    open: threading.Event
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        for op in ops:
+            op.open.wait(5)
+        return [None] * len(ops)
+
+
+@dataclass
+class Early(WriteOp[None]):
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        APPLIED.append("early")
+        return [None] * len(ops)
+
+
+@dataclass
+class Late(WriteOp[None]):
+    phase = 1
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        APPLIED.append("late")
+        return [None] * len(ops)
+
+
+class TestPhases:
+    async def test_a_later_phase_goes_after_the_others_in_one_transaction_whatever_arrived_first(
+        self, writer
+    ):
+        APPLIED.clear()
+        gate = threading.Event()
+        held = asyncio.create_task(writer.submit(Gate(gate)))
+        await asyncio.sleep(0.05)  # the writer is inside the gate's transaction
+        queued = [asyncio.create_task(writer.submit(op)) for op in (Late(), Early(), Late())]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(held, *queued)
+        assert APPLIED == ["early", "late"]
+        assert writer.batches == 2

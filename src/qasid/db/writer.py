@@ -43,10 +43,16 @@ log = structlog.get_logger(__name__)
 
 
 class WriteOp(Generic[R]):
-    """One unit of work for the writer. Subclasses implement ``apply_many``."""
+    """One unit of work for the writer. Subclasses implement ``apply_many``.
+
+    Within one transaction the ops of a class are applied together, classes in order of ``phase``
+    and then of their first op's arrival. Ops that share a transaction were concurrent, so their
+    order is the writer's to choose; ``phase`` lets a class go after those whose writes it reads
+    (delivery reports after the sends they report on)."""
 
     rows: int = 1
     kind: ClassVar[str] = "write"
+    phase: ClassVar[int] = 0
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[R | QasidError]:
@@ -175,7 +181,7 @@ def _apply_grouped(conn: Connection, ops: list[WriteOp[Any]]) -> list[Any]:
     for index, op in enumerate(ops):
         groups.setdefault(type(op), []).append(index)
     results: list[Any] = [None] * len(ops)
-    for cls, indexes in groups.items():
+    for cls, indexes in sorted(groups.items(), key=lambda group: group[0].phase):  # stable: arrival order
         outcomes = cls.apply_many(conn, [ops[i] for i in indexes])
         for index, outcome in zip(indexes, outcomes, strict=True):
             results[index] = outcome

@@ -36,9 +36,14 @@ class Ended:
 
 @dataclass(slots=True)
 class ApplyReports(WriteOp[list[Ended]]):
+    """Reports go after the sends of the same transaction (``phase``): a fast SMSC's receipt often
+    reaches the writer before the dispatcher's record of the submit it answers, and applying it
+    first would hold it unmatched for ``apply_held`` (two more lookups and a write)."""
+
     reports: Sequence[DeliveryReport]
 
     kind = "reports"
+    phase = 1
 
     @property
     def rows(self) -> int:  # type: ignore[override]  # a property in place of the base's attribute
