@@ -64,7 +64,7 @@ class DeliveryRepository:
         error code, raw, received_at), oldest first."""
         if not pairs:
             return []
-        sql = _JOIN_PAIRS["postgresql" if self.conn.dialect.name == "postgresql" else "sqlite"]
+        sql = _UNMATCHED["postgresql" if self.conn.dialect.name == "postgresql" else "sqlite"]
         columns = "t.id, t.connector_id, t.carrier_id, t.status, t.error_code, t.raw, t.received_at"
         statement = (
             sql.format(table="delivery_reports", columns=columns) + " AND t.message_id IS NULL ORDER BY t.id"
@@ -78,6 +78,16 @@ class DeliveryRepository:
         bulk_update(self.conn, delivery_reports, "id", ("message_id",), rows)
 
 
+# SQLite 3.40 would drive the unmatched lookup from ix_delivery_reports_message_id (message_id IS
+# NULL) and rescan json_each(?) for every unmatched report: 0.05 ms each, a second with 20,000 held.
+# CROSS JOIN fixes the order (SQLite never reorders it): each pair looks up the partial index
+# ix_delivery_reports_unmatched instead (0.18 ms for 90 pairs, however many are held).
+_UNMATCHED = {
+    "sqlite": "SELECT {columns} FROM json_each(?) AS e CROSS JOIN {table} AS t "
+    "ON t.connector_id = e.value->>0 AND t.carrier_id = e.value->>1 WHERE 1 = 1",
+    "postgresql": "SELECT {columns} FROM {table} AS t JOIN jsonb_array_elements(%s::jsonb) AS e "
+    "ON t.connector_id = e->>0 AND t.carrier_id = e->>1 WHERE 1 = 1",
+}
 _JOIN_PAIRS = {
     "sqlite": "SELECT {columns} FROM {table} AS t JOIN json_each(?) AS e "
     "ON t.connector_id = e.value->>0 AND t.carrier_id = e.value->>1 WHERE 1 = 1",
