@@ -68,16 +68,15 @@ def read_receipt(pdu: P.ShortMessage | P.DataSm) -> Receipt | None:
     if body is None:
         body = pdu.short_message if isinstance(pdu, P.ShortMessage) else b""
     text = decode_text(pdu.data_coding, body) if body else ""
-    fields = appendix_b(text)
-    message_id = P.tlv_text(pdu.tlvs, P.Tag.RECEIPTED_MESSAGE_ID) or fields.get("id")
+    message_id = P.tlv_text(pdu.tlvs, P.Tag.RECEIPTED_MESSAGE_ID)
     state = P.tlv_int(pdu.tlvs, P.Tag.MESSAGE_STATE)
-    if state is not None:
-        status = from_smpp_message_state(state)
-    elif "stat" in fields:
+    status = from_smpp_message_state(state) if state is not None else None
+    needs_text = not message_id or status is None or status != MessageStatus.DELIVERED
+    fields = appendix_b(text) if needs_text else {}  # the TLVs alone say a delivery: no regex
+    message_id = message_id or fields.get("id")
+    if status is None and "stat" in fields:
         status = from_smpp_stat(fields["stat"])
-    else:
-        return None
-    if not message_id:
+    if status is None or not message_id:
         return None
     return Receipt(message_id, status, _error(fields, pdu.tlvs), _raw(text, pdu.tlvs))
 
