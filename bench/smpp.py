@@ -56,7 +56,6 @@ from common import (
     on_database,
     peak_rss_mib,
     seed,
-    start,
     stop,
 )
 from qasid.channels.smpp import pdu as P
@@ -363,7 +362,9 @@ def final_timings(db: Database) -> tuple[list[float], datetime, datetime, dateti
     return latencies, min(a for a, _ in rows), max(a for a, _ in rows), max(d for _, d in rows)
 
 
-def through_smpp(label: str, url: str, args: argparse.Namespace) -> GatewayResult | None:
+def through_smpp(
+    label: str, url: str, args: argparse.Namespace, layout: str = "serve"
+) -> GatewayResult | None:
     key = seed(url)
     with smsc_process("node") as smsc:
         db = Database(url)
@@ -373,15 +374,15 @@ def through_smpp(label: str, url: str, args: argparse.Namespace) -> GatewayResul
         with db.write() as conn:
             record = routing.add_connector(conn, "smpp", "smsc", settings, now)
             routing.add_route(conn, record.id, now)
-        env = {**os.environ, **e2e.FAST_WORKER, "QASID_DATABASE_URL": url, "QASID_PORT": "0"}
-        process, base = start([PYTHON, "-m", "qasid", "serve"], env)
+        processes, base = e2e.start_layout(url, layout)
         try:
             deadline = time.monotonic() + 20
-            while smsc.seen("bind") < 1:
+            while smsc.seen("bind") < len(processes) - (layout == "split"):  # each worker binds once
                 if time.monotonic() > deadline:
                     raise SystemExit(f"# {label}: the gateway did not bind to the SMSC")
                 time.sleep(0.1)
-            cpu_before, smsc_before = cpu_seconds(process.pid), cpu_seconds(smsc.process.pid)
+            cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+            smsc_before = cpu_seconds(smsc.process.pid)
             command = ["wrk", "-t1", f"-c{args.connections}", f"-d{int(args.timeout)}s", "-s",
                        str(HERE / "send.lua"), base]  # fmt: skip
             load = subprocess.Popen(command, env=e2e.wrk_env(key, args.messages), stdout=subprocess.DEVNULL)
@@ -390,9 +391,9 @@ def through_smpp(label: str, url: str, args: argparse.Namespace) -> GatewayResul
                 time.sleep(0.2)
             load.kill()
             load.wait()
-            cpu = cpu_seconds(process.pid) - cpu_before
+            cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
             smsc_cpu = cpu_seconds(smsc.process.pid) - smsc_before
-            rss = peak_rss_mib(process.pid)
+            rss = sum(peak_rss_mib(p.pid) for p in processes)
             done = final_count(db)
             if done < args.messages:
                 print(
@@ -402,7 +403,8 @@ def through_smpp(label: str, url: str, args: argparse.Namespace) -> GatewayResul
                 return None
             latencies, first, last_accept, last_final = final_timings(db)
         finally:
-            stop(process)
+            for process in processes:
+                stop(process)
             db.dispose()
     return GatewayResult(
         label, done, done / max((last_accept - first).total_seconds(), 1e-3),
@@ -427,6 +429,16 @@ def gateway_rows(args: argparse.Namespace) -> list[GatewayResult]:
         for label, run in (
             (f"{database}, baseline: `qasid serve`, simulator", through_simulator),
             (f"{database}, `qasid serve`, SMPP to node-smpp", through_smpp),
+            *(
+                [
+                    (
+                        f"{database}, `qasid api` + 2 workers, SMPP to node-smpp",
+                        partial(through_smpp, layout="split"),
+                    )
+                ]
+                if "split" in args.layouts.split(",")
+                else []
+            ),
         ):
             found = on_database(database, args.postgres_url, label, partial(run, label, args=args))
             if found is not None:
@@ -483,6 +495,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120, help="bound on each whole-gateway run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--parts", default="bind,gateway", help="bind, gateway")
+    parser.add_argument("--layouts", default="serve", help="serve; add split for api + 2 workers too")
     parser.add_argument("--smscs", default="node,scripted", help="node, scripted, node-verbose")
     parser.add_argument("--scripted-smsc", action="store_true", help=argparse.SUPPRESS)
     add_database_arguments(parser)
