@@ -296,6 +296,19 @@ class TestLinks:
             sent = await send(http, customer, ZAIN)
             assert (await final(http, customer, sent["messages"][0]["id"]))["status"] == "delivered"
 
+    async def test_an_smsc_that_drops_every_bind_is_not_hammered(self, gateway, db):
+        async with ScriptedSmsc() as smsc:
+            smsc.drop_after_bind = True
+            now = datetime.now(UTC)
+            config = {"host": "127.0.0.1", "port": smsc.port, "system_id": "qasid", "password": "secret",
+                      **FAST_LINK, "reconnect_min_seconds": 0.05, "reconnect_max_seconds": 10}  # fmt: skip
+            with db.write() as conn:
+                routing.add_connector(conn, "smpp", "smsc", config, now)
+            await smsc.wait_for(lambda: len(smsc.requests(P.Command.BIND_TRANSCEIVER)) >= 1)
+            await asyncio.sleep(1.0)
+            # waits of 0.05, 0.1, 0.2, 0.4 s (halved at most by jitter) fit at most 6 binds in 1 s
+            assert len(smsc.requests(P.Command.BIND_TRANSCEIVER)) <= 6
+
     async def test_stopping_unbinds_politely(self, gateway, operator, db):
         _, app = gateway
         async with NodeSmsc() as smsc:

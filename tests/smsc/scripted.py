@@ -62,6 +62,7 @@ class ScriptedSmsc:
         self.message_id: Callable[[int], str] = lambda n: f"{n:x}"  # the id of the n-th accepted submit
         self.response_delay = 0.0
         self.silent = False  # stop answering anything (a link that went quiet)
+        self.drop_after_bind = False  # accept each bind, then close the connection at once
         self.max_outstanding = 0
         self.issued: list[str] = []  # the message ids given, in the order given
         self._ids = itertools.count(0x1000)
@@ -208,6 +209,8 @@ class ScriptedSmsc:
         response = P.BindResp(command_id=bind.command_id | P.RESPONSE, status=status, sequence=bind.sequence,
                               system_id="scripted")  # fmt: skip
         await self._reply(peer, response)
+        if ok and self.drop_after_bind:
+            peer.writer.close()
 
     async def _answer_submit(self, peer: Peer, submit: P.ShortMessage, delay: float) -> None:
         if delay:

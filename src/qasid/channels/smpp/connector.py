@@ -2,7 +2,8 @@
 
 Each of the connector's ``binds`` is one transceiver session, or a transmitter and a receiver
 (``bind``), kept up by its own task: it binds, and after any loss of the link binds again after a
-backoff with jitter (``reconnect_min_seconds`` doubling to ``reconnect_max_seconds``). ``submit``
+backoff with jitter (``reconnect_min_seconds`` doubling to ``reconnect_max_seconds``; a bind lost
+within ``STABLE_SECONDS`` counts as failed, so an SMSC that drops every bind is not hammered). ``submit``
 takes the next bound transmitting session in turn, waiting up to ``response_timeout`` for one.
 
 A message goes as one submit_sm per part (``text.encode_message``: UDH, SAR or message_payload).
@@ -36,6 +37,7 @@ import contextlib
 import itertools
 import random
 import ssl
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -75,6 +77,7 @@ TRANSIENT = frozenset(
     }
 )
 TON_INTERNATIONAL, TON_ALPHANUMERIC, NPI_ISDN = 1, 5, 1
+STABLE_SECONDS = 30.0  # a bind lost sooner than this counts as a failed one for the backoff
 
 
 class BindMode(StrEnum):
@@ -155,16 +158,24 @@ class _Link:
                     "smpp bind failed", connector=self.connector.name, link=self.label, error=str(exc),
                     retry_in=round(delay, 1),
                 )  # fmt: skip
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
-                delay = min(delay * 2, config.reconnect_max_seconds)
+                delay = await self._back_off(delay)
                 continue
-            delay = config.reconnect_min_seconds
+            bound_at = time.monotonic()
             self.session = session
             self.connector.link_changed()
             log.info("smpp bound", connector=self.connector.name, link=self.label, smsc=session.system_id)
             await session.lost.wait()
             self.session = None
             self.connector.link_changed()
+            if time.monotonic() - bound_at >= STABLE_SECONDS:
+                delay = config.reconnect_min_seconds  # a link that held: bind again at once
+            elif not self._stopping:  # one that fell at once: do not hammer the SMSC
+                delay = await self._back_off(delay)
+
+    async def _back_off(self, delay: float) -> float:
+        """Wait ``delay`` (with jitter); the next wait is twice as long, up to the maximum."""
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
+        return min(delay * 2, self.connector.config.reconnect_max_seconds)
 
 
 class SmppConnector(Connector):
