@@ -92,12 +92,13 @@ class TestRequests:
             assert min(gaps) >= 0.0095  # 1/100 s apart, less the network's jitter
             await session.close()
 
-    async def test_throttling_pauses_the_next_sends(self):
+    @pytest.mark.parametrize("status", [P.Status.ESME_RTHROTTLED, P.Status.ESME_RMSGQFUL])
+    async def test_throttling_pauses_the_next_sends(self, status):
         async with ScriptedSmsc() as smsc:
-            answers = iter([P.Status.ESME_RTHROTTLED])
+            answers = iter([status])
             smsc.answer = lambda _: next(answers, P.Status.ESME_ROK)
             session = await opened(smsc, throttle_pause=0.2)
-            assert (await session.request(submit())).status == P.Status.ESME_RTHROTTLED
+            assert (await session.request(submit())).status == status
             assert (await session.request(submit())).status == 0
             first, second = (r.at for r in smsc.received if r.pdu.command_id == P.Command.SUBMIT_SM)
             assert second - first >= 0.19

@@ -7,10 +7,11 @@ responses to requests by sequence number and answers what the SMSC asks (``enqui
 and ends the session when the SMSC stops answering.
 
 ``request`` sends a PDU and waits for its response. At most ``window`` requests are outstanding; at
-most ``tps`` are sent per second; and after the SMSC answers ``ESME_RTHROTTLED`` sending pauses for
-``throttle_pause`` seconds. A response is returned whatever its command_status: what a status means
-is the caller's business. The session only fails a request (``LinkError``) when it cannot know the
-outcome: the link dropped, or no response came within ``response_timeout``.
+most ``tps`` are sent per second; and after the SMSC answers ``ESME_RTHROTTLED`` or
+``ESME_RMSGQFUL`` sending pauses for ``throttle_pause`` seconds. A response is returned whatever
+its command_status: what a status means is the caller's business. The session only fails a
+request (``LinkError``) when it cannot know the outcome: the link dropped, or no response came
+within ``response_timeout``.
 
 When the link is lost, every outstanding request fails with ``LinkError`` and ``lost`` is set; a
 session is not reopened (the connector makes a new one). ``close`` unbinds politely first.
@@ -38,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 RequestHandler = Callable[[P.Pdu], Awaitable[int]]
 _BUFFER_HIGH = 256 * 1024  # wait for the socket to drain beyond this many unsent octets
+SLOW_DOWN = frozenset({P.Status.ESME_RTHROTTLED, P.Status.ESME_RMSGQFUL})  # answers that pause sending
 
 
 class LinkError(Exception):
@@ -140,7 +142,7 @@ class Session:
         async with self._window:
             await self._pacer.wait()
             response = await self._exchange(pdu)
-        if response.status == P.Status.ESME_RTHROTTLED:
+        if response.status in SLOW_DOWN:
             self._pacer.paused_until = time.monotonic() + self.timing.throttle_pause
         return response
 
