@@ -83,12 +83,3 @@ class InboundRepository:
                     inbound_parts.c.recipient == recipient, inbound_parts.c.reference == reference,
                 )
             )  # fmt: skip
-
-    def latest(self, limit: int = 100, recipient: str | None = None) -> list[InboundRow]:
-        """Newest first."""
-        c = inbound_messages.c
-        query = select(c.id, c.connector_id, c.sender, c.recipient, c.body, c.parts, c.received_at)
-        if recipient is not None:
-            query = query.where(c.recipient == recipient)
-        rows = self.conn.execute(query.order_by(c.received_at.desc()).limit(limit))
-        return [InboundRow(*row) for row in rows]
