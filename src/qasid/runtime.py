@@ -146,7 +146,12 @@ class Runtime:
         if problem := await to_thread.run_sync(pending, settings.database_url):
             raise SchemaBehind(problem)
         db = Database.from_settings(settings)
-        writer = GroupCommitWriter(db, max_batch=settings.writer_max_batch, max_rows=settings.writer_max_rows)
+        writer = GroupCommitWriter(
+            db,
+            max_batch=settings.writer_max_batch,
+            max_rows=settings.writer_max_rows,
+            linger=settings.writer_linger_ms / 1000,
+        )
         writer.start()
         worker = Worker(db, writer, settings, role) if role in ("serve", "worker") else None
         messages = MessageService(

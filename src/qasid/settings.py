@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     # Group commit: requests share one transaction written by one writer thread.
     writer_max_batch: int = Field(default=512, ge=1, description="requests per group commit")
     writer_max_rows: int = Field(default=5000, ge=1, description="recipients per group commit")
+    writer_linger_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="under load, how long the writer waits for more work before it commits a batch "
+        "that is not full (like PostgreSQL's commit_delay); 0 to commit at once",
+    )
 
     cache_seconds: float = Field(
         default=2.0,

@@ -181,3 +181,33 @@ class TestPhases:
         await asyncio.gather(held, *queued)
         assert APPLIED == ["early", "late"]
         assert writer.batches == 2
+
+
+class TestLinger:
+    async def test_under_load_an_op_arriving_within_the_linger_joins_the_batch(self, db: Database):
+        writer = GroupCommitWriter(db, linger=0.3)
+        writer.start()
+        try:
+            gate = threading.Event()
+            held = asyncio.create_task(writer.submit(Gate(gate)))
+            await asyncio.sleep(0.05)
+            busy = [asyncio.create_task(writer.submit(Early())) for _ in range(2)]  # a batch of two
+            await asyncio.sleep(0.05)
+            gate.set()
+            await asyncio.gather(held, *busy)
+            before = writer.batches
+            first = asyncio.create_task(writer.submit(Early()))
+            await asyncio.sleep(0.1)  # well inside the linger
+            second = asyncio.create_task(writer.submit(Early()))
+            await asyncio.gather(first, second)
+            assert writer.batches == before + 1
+        finally:
+            await writer.stop()
+
+    async def test_a_lone_op_is_written_at_once(self, db: Database):
+        writer = GroupCommitWriter(db, linger=5.0)
+        writer.start()
+        try:
+            await asyncio.wait_for(writer.submit(Early()), 2.0)  # it would wait 5 s if it lingered
+        finally:
+            await writer.stop()
