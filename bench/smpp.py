@@ -22,6 +22,11 @@ state p50/p99, the gateway's peak RSS and CPU per message, and the SMSC's CPU pe
 baseline, in the same run, is bench/e2e.py's `qasid serve` with the carrier simulator (no
 latency): the SMPP figure reads as a share of it.
 
+With --kannel, Kannel 1.4.5 (bench/kannel.py: bearerbox + smsbox, the same node SMSC, window 100,
+wrk on GET /cgi-bin/sendsms) adds two rows to part 2 in the same run: without receipts (first
+request to the last submit_sm answered) and with receipts (dlr-mask=3 and a dlr-url: first
+request to the last DLR callback). It needs apt-get install kannel; off by default.
+
 Needs `wrk` (Debian: apt-get install wrk) and node-smpp (`make tests/smsc/node/node_modules`).
 """
 
@@ -48,6 +53,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 import e2e
+import kannel
 from common import (
     HERE,
     PYTHON,
@@ -336,8 +342,8 @@ class GatewayResult:
     messages: int
     accept_per_s: float
     e2e_per_s: float
-    p50_ms: float
-    p99_ms: float
+    p50_ms: float | None  # None for Kannel: no per-message timestamps
+    p99_ms: float | None
     peak_rss_mib: float
     cpu_ms_per_message: float
     smsc_cpu_ms_per_message: float | None
@@ -497,6 +503,8 @@ def main() -> None:
     parser.add_argument("--parts", default="bind,gateway", help="bind, gateway")
     parser.add_argument("--layouts", default="serve", help="serve; add split for api + 2 workers too")
     parser.add_argument("--smscs", default="node,scripted", help="node, scripted, node-verbose")
+    parser.add_argument("--kannel", action="store_true", help="add Kannel 1.4.5's rows to the gateway part")
+    parser.add_argument("--kannel-log-level", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--scripted-smsc", action="store_true", help=argparse.SUPPRESS)
     add_database_arguments(parser)
     parser.set_defaults(databases="sqlite")
@@ -505,10 +513,16 @@ def main() -> None:
         serve_scripted_smsc()
         return
     parts = args.parts.split(",")
-    if "gateway" in parts and shutil.which("wrk") is None:
+    if ("gateway" in parts or args.kannel) and shutil.which("wrk") is None:
         raise SystemExit("bench/smpp.py needs wrk: apt-get install wrk")
     binds = bind_rows(args) if "bind" in parts else []
     gateway = gateway_rows(args) if "gateway" in parts else []
+    if args.kannel:
+        for r in kannel.rows(args, smsc_process):
+            gateway.append(GatewayResult(
+                r.label, r.messages, r.accept_per_s, r.e2e_per_s, None, None, r.peak_rss_mib,
+                r.cpu_ms_per_message, r.smsc_cpu_ms_per_message,
+            ))  # fmt: skip
     report(binds, gateway, args)
 
 

@@ -1,0 +1,385 @@
+"""Kannel's SMPP end to end, the same-session baseline for bench/smpp.py: `python bench/kannel.py`.
+
+Kannel (Debian package `kannel`, 1.4.5: apt-get install kannel; no service enabled) runs here as
+two child processes, bearerbox and smsbox, on a configuration written to a temporary directory:
+one SMPP transceiver bind (window 100: max-pending-submits) to the node-smpp SMSC
+(`tests/smsc/node/smsc.js --quiet`, decimal message ids: msg-id-type 0x00), internal DLR storage,
+no message store (Kannel's queues live in memory), logs at warning level. wrk sends --messages
+`GET /cgi-bin/sendsms` requests (64 connections), one distinct Zain number (+96478%08d) each, as
+bench/send.lua does.
+
+Two rows: without receipts, timed from the first request to the moment bearerbox counts every
+message sent (each submit_sm answered by the SMSC: /status.txt, polled every 50 ms); with
+receipts (dlr-mask=3, a dlr-url to a minimal HTTP sink run by this script in its own process),
+timed from the first request to the last DLR callback the sink received. It prints messages per
+second, accepted per second (wrk's run), Kannel's CPU per message (bearerbox + smsbox, /proc)
+and their peak RSS, and the SMSC's CPU per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import PYTHON, cpu_seconds, peak_rss_mib
+
+BEARERBOX, SMSBOX = "/usr/sbin/bearerbox", "/usr/sbin/smsbox"
+SYSTEM_ID, PASSWORD = "qasid", "secret"  # the node SMSC's default account
+ACCESS = "bench"  # Kannel's admin, status and sendsms-user password
+
+WRK_SCRIPT = """\
+-- GET /cgi-bin/sendsms, one distinct Zain number per request; exactly LIMIT of them, then stop.
+local query = os.getenv("KANNEL_BENCH_QUERY")
+local limit = tonumber(os.getenv("KANNEL_BENCH_LIMIT"))
+local counter = 0
+local answered = 0
+-- wrk builds one request to check the script and never sends it: count from one below zero.
+local sent = -1
+
+request = function()
+  sent = sent + 1
+  if sent > limit then
+    return wrk.format("GET", "/nothing")  -- after the last message, until every answer is in
+  end
+  counter = counter + 1
+  return wrk.format("GET", query .. string.format("%%2B96478%08d", counter % 100000000))
+end
+
+response = function(status, headers, body)
+  if status == 202 then
+    answered = answered + 1
+  end
+  if answered >= limit then
+    wrk.thread:stop()
+  end
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# The DLR sink: counts Kannel's callbacks, in its own process
+
+
+def serve_dlr_sink() -> None:
+    """HTTP/1.1 with keep-alive, nothing more: GET /dlr?type=N counts a callback, GET /count
+    answers {"count": ..., "last": time.time() of the last callback, "types": {...}}."""
+    count = 0
+    last = 0.0
+    types: dict[str, int] = {}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count, last
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1]
+                body = b""
+                if path.startswith(b"/dlr"):
+                    count += 1
+                    last = time.time()
+                    kind = path.partition(b"type=")[2].decode()
+                    types[kind] = types.get(kind, 0) + 1
+                else:
+                    body = json.dumps({"count": count, "last": last, "types": types}).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        print(json.dumps({"port": server.sockets[0].getsockname()[1]}), flush=True)
+        await server.serve_forever()  # until SIGTERM ends the process
+
+    asyncio.run(main())
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own http://127.0.0.1 URLs
+        return str(response.read().decode())
+
+
+# Kannel
+
+
+def config(tmp: Path, smsc_port: int, admin: int, box: int, sendsms: int, *, log_level: int) -> str:
+    return f"""\
+group = core
+admin-port = {admin}
+admin-password = {ACCESS}
+status-password = {ACCESS}
+admin-allow-ip = 127.0.0.1
+smsbox-port = {box}
+box-allow-ip = 127.0.0.1
+dlr-storage = internal
+log-file = "{tmp}/bearerbox.log"
+log-level = {log_level}
+
+group = smsc
+smsc = smpp
+smsc-id = node
+host = 127.0.0.1
+port = {smsc_port}
+transceiver-mode = true
+smsc-username = {SYSTEM_ID}
+smsc-password = {PASSWORD}
+system-type = bench
+max-pending-submits = 100
+msg-id-type = 0x00
+enquire-link-interval = 30
+reconnect-delay = 1
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+bearerbox-port = {box}
+sendsms-port = {sendsms}
+global-sender = Bench
+log-file = "{tmp}/smsbox.log"
+log-level = {log_level}
+
+group = sendsms-user
+username = bench
+password = {ACCESS}
+user-allow-ip = 127.0.0.1
+"""
+
+
+@dataclass
+class Kannel:
+    bearerbox: subprocess.Popen[bytes]
+    smsbox: subprocess.Popen[bytes]
+    admin: int
+    sendsms: int
+    logs: Path
+
+    @property
+    def pids(self) -> tuple[int, int]:
+        return self.bearerbox.pid, self.smsbox.pid
+
+    def status(self) -> str:
+        return get(f"http://127.0.0.1:{self.admin}/status.txt?password={ACCESS}")
+
+    def sent(self) -> int:
+        found = re.search(r"^SMS: received \d+ \(\d+ queued\), sent (\d+)", self.status(), re.M)
+        return int(found[1]) if found else 0
+
+    def tail(self) -> str:
+        return "\n".join(
+            f"# {path.name}: {line}" for path in sorted(self.logs.glob("*.log"))
+            for line in path.read_text(errors="replace").splitlines()[-15:]
+        )  # fmt: skip
+
+
+def end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def kannel(smsc_port: int, log_level: int = 2) -> Iterator[Kannel]:
+    """bearerbox and smsbox, bound to the SMSC at ``smsc_port`` and ready for sendsms."""
+    if not (Path(BEARERBOX).exists() and Path(SMSBOX).exists()):
+        raise SystemExit("Kannel is not installed: apt-get install kannel")
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        admin, box, sendsms = free_port(), free_port(), free_port()
+        conf = tmp / "kannel.conf"
+        conf.write_text(config(tmp, smsc_port, admin, box, sendsms, log_level=log_level))
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        # -v: stderr's level (discarded); Kannel's default, 0 (debug), logs every PDU
+        verbosity = ["-v", str(log_level)]
+        bearerbox = subprocess.Popen([BEARERBOX, *verbosity, str(conf)], **quiet)  # type: ignore[call-overload]
+        smsbox: subprocess.Popen[bytes] | None = None
+        try:
+            found = Kannel(bearerbox, bearerbox, admin, sendsms, tmp)
+            deadline = time.monotonic() + 20
+            while True:
+                if bearerbox.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"# bearerbox did not start or bind\n{found.tail()}")
+                with contextlib.suppress(OSError):
+                    if re.search(r"^\s*node\[.*\(online", found.status(), re.M):
+                        break
+                time.sleep(0.1)
+            smsbox = subprocess.Popen([SMSBOX, *verbosity, str(conf)], **quiet)  # type: ignore[call-overload]
+            found.smsbox = smsbox
+            while True:
+                if smsbox.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"# smsbox did not start\n{found.tail()}")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", sendsms), 1):
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)  # smsbox connects to bearerbox after it listens
+            yield found
+        finally:
+            if smsbox is not None:
+                end(smsbox)
+            end(bearerbox)
+
+
+@contextlib.contextmanager
+def dlr_sink() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    process = subprocess.Popen([PYTHON, str(Path(__file__).resolve()), "--dlr-sink"], stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit("# the DLR sink did not start")
+        yield int(json.loads(line)["port"]), process
+    finally:
+        end(process)
+
+
+# The run
+
+
+@dataclass
+class KannelResult:
+    label: str
+    messages: int
+    accept_per_s: float
+    e2e_per_s: float
+    peak_rss_mib: float
+    cpu_ms_per_message: float
+    smsc_cpu_ms_per_message: float
+    dlr_types: dict[str, int] | None = None
+
+
+def run(smsc_port: int, smsc_pid: int, receipts: bool, args: argparse.Namespace) -> KannelResult | None:
+    """One row against an SMSC already listening (its pid for its CPU): a fresh Kannel each time."""
+    receipting = "receipts (dlr-mask=3, dlr-url)" if receipts else "no receipts"
+    label = f"Kannel 1.4.5 (queues in memory), SMPP to node-smpp, {receipting}"
+    with contextlib.ExitStack() as stack:
+        kannel_ = stack.enter_context(kannel(smsc_port, getattr(args, "kannel_log_level", 2)))
+        query = f"/cgi-bin/sendsms?username=bench&password={ACCESS}&text=Your+code+is+123456"
+        sink_port = 0
+        if receipts:
+            sink_port, _ = stack.enter_context(dlr_sink())
+            dlr_url = f"http%3A%2F%2F127.0.0.1%3A{sink_port}%2Fdlr%3Ftype%3D%25d"
+            query += f"&dlr-mask=3&dlr-url={dlr_url}"
+        query += "&to="
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        script = tmp / "sendsms.lua"
+        script.write_text(WRK_SCRIPT)
+
+        def callbacks() -> dict[str, object]:
+            return dict(json.loads(get(f"http://127.0.0.1:{sink_port}/count")))
+
+        sent_before = kannel_.sent()
+        cpu_before = sum(cpu_seconds(pid) for pid in kannel_.pids)
+        smsc_before = cpu_seconds(smsc_pid)
+        env = {**os.environ, "KANNEL_BENCH_QUERY": query, "KANNEL_BENCH_LIMIT": str(args.messages)}
+        command = ["wrk", "-t1", f"-c{args.connections}", f"-d{int(args.timeout)}s", "--timeout", "10s",
+                   "-s", str(script), f"http://127.0.0.1:{kannel_.sendsms}"]  # fmt: skip
+        began = time.time()
+        load = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        accepted_at = 0.0
+        deadline = time.monotonic() + args.timeout
+        done = 0
+        finished = 0.0
+        while time.monotonic() < deadline:
+            if not accepted_at and load.poll() is not None:
+                accepted_at = time.time()
+            if receipts:
+                counted = callbacks()
+                done = int(str(counted["count"]))
+                finished = float(str(counted["last"]))
+            else:
+                done = kannel_.sent() - sent_before
+                finished = time.time()
+            if done >= args.messages:
+                break
+            time.sleep(0.05)
+        cpu = sum(cpu_seconds(pid) for pid in kannel_.pids) - cpu_before
+        smsc_cpu = cpu_seconds(smsc_pid) - smsc_before
+        rss = sum(peak_rss_mib(pid) for pid in kannel_.pids)
+        if load.poll() is None:
+            load.kill()
+        output = load.communicate()[0]
+        accepted_at = accepted_at or time.time()
+        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+        if done < args.messages:
+            print(f"# {label}: only {done} of {args.messages} within {args.timeout:.0f} s "
+                  f"(wrk: {output.strip().splitlines()[-2:]})", flush=True)  # fmt: skip
+            print(f"{kannel_.status()}\n{kannel_.tail()}", flush=True)
+            return None
+        types = None
+        if receipts:
+            types = {str(k): int(str(v)) for k, v in dict(callbacks()["types"]).items()}  # type: ignore[call-overload]
+    if non_2xx and int(non_2xx[1]) > args.connections * 2:  # the /nothing requests after the last are 404
+        print(f"# {label}: wrk saw {non_2xx[1]} non-2xx responses", flush=True)
+    return KannelResult(
+        label, done, done / max(accepted_at - began, 1e-3), done / max(finished - began, 1e-3), rss,
+        1000 * cpu / done, 1000 * smsc_cpu / done, types,
+    )  # fmt: skip
+
+
+def rows(args: argparse.Namespace, smsc_process: Callable[[str], Any] | None = None) -> list[KannelResult]:
+    """Both rows, each against a fresh node SMSC (bench/smpp.py's ``smsc_process``, as for its
+    gateway rows)."""
+    if smsc_process is None:
+        import smpp  # noqa: PLC0415 - bench/smpp.py imports this module
+
+        smsc_process = smpp.smsc_process
+    results = []
+    for receipts in (False, True):
+        with smsc_process("node") as smsc:
+            found = run(smsc.port, smsc.process.pid, receipts, args)
+        if found is not None:
+            print(f"# {found}", flush=True)
+            results.append(found)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--timeout", type=float, default=120, help="bound on each run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--kannel-log-level", type=int, default=2, help="0 debug (the default) .. 4")
+    parser.add_argument("--dlr-sink", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.dlr_sink:
+        serve_dlr_sink()
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/kannel.py needs wrk: apt-get install wrk")
+    results = rows(args)
+    print(f"\n# Kannel 1.4.5: {args.messages} sendsms requests, wrk -t1 -c{args.connections}, "
+          f"SMPP window 100, {os.cpu_count()} CPUs")  # fmt: skip
+    print("| run | messages | accepted/s | end to end/s | peak RSS MiB | Kannel CPU ms/message "
+          "| SMSC CPU ms/message | callbacks by DLR type |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in results:
+        cells = [r.label, str(r.messages), f"{r.accept_per_s:,.0f}", f"{r.e2e_per_s:,.0f}",
+                 f"{r.peak_rss_mib:,.0f}", f"{r.cpu_ms_per_message:.3f}", f"{r.smsc_cpu_ms_per_message:.3f}",
+                 json.dumps(r.dlr_types) if r.dlr_types else "-"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
