@@ -214,6 +214,23 @@ class TestConnectorsAndRoutes:
         assert "s3cr3t" not in listed
         assert '"password":"********"' in listed
 
+    def test_a_connectors_settings_change_in_place_and_stay_valid(self, settings):
+        qasid("connectors", "add", "smpp", "zain", "--host", "smsc.example", "--system-id", "qasid",
+              "--password", "old")  # fmt: skip
+        qasid("routes", "add", "--connector", "zain")
+        shown = qasid(
+            "connectors", "set", "zain", "window=50", "tps=12.5", "host=smsc2.example", "password=n3w"
+        )
+        assert '"window":50' in shown
+        assert '"tps":12.5' in shown
+        assert '"host":"smsc2.example"' in shown
+        assert "n3w" not in shown
+        assert '"window":50' in qasid("connectors", "list")
+        assert "window" in qasid("connectors", "set", "zain", "window=0", ok=False)
+        assert "unknown" in qasid("connectors", "set", "zain", "colour=blue", ok=False).lower()
+        assert "FIELD=VALUE" in qasid("connectors", "set", "zain", "window", ok=False)
+        assert '"window":50' in qasid("connectors", "list")  # the refused changes left it as it was
+
     def test_smpp_settings_are_checked(self, settings):
         too_long = qasid("connectors", "add", "smpp", "x", "--host", "h", "--system-id", "qasid",
                          "--password", "far-too-long", ok=False)  # fmt: skip

@@ -309,6 +309,24 @@ class TestLinks:
             # waits of 0.05, 0.1, 0.2, 0.4 s (halved at most by jitter) fit at most 6 binds in 1 s
             assert len(smsc.requests(P.Command.BIND_TRANSCEIVER)) <= 6
 
+    async def test_a_wrong_password_fixed_in_place_binds_without_a_restart(self, gateway, operator, db):
+        http, app = gateway
+        customer = operator.customer()
+        async with NodeSmsc() as smsc:
+            now = datetime.now(UTC)
+            config = {"host": "127.0.0.1", "port": smsc.port, "system_id": "qasid", "password": "wrong",
+                      **FAST_LINK}  # fmt: skip
+            with db.write() as conn:
+                record = routing.add_connector(conn, "smpp", "smsc", config, now)
+                routing.add_route(conn, record.id, now)
+            await smsc.next_event("bind_refused")
+            with db.write() as conn:
+                routing.configure_connector(conn, "smsc", {"password": "secret"}, datetime.now(UTC))
+            links = app.state.services.worker.links
+            await wait_for(lambda: record.id in links.running and links.running[record.id][1].ready)
+            sent = await send(http, customer, ZAIN)
+            assert (await final(http, customer, sent["messages"][0]["id"]))["status"] == "delivered"
+
     async def test_stopping_unbinds_politely(self, gateway, operator, db):
         _, app = gateway
         async with NodeSmsc() as smsc:

@@ -44,6 +44,11 @@ class RoutingRepository:
             update(connectors).where(connectors.c.id == connector_id).values(enabled=enabled, updated_at=now)
         )
 
+    def set_config(self, connector_id: str, config: str, now: datetime) -> None:
+        self.conn.execute(
+            update(connectors).where(connectors.c.id == connector_id).values(config=config, updated_at=now)
+        )
+
     def delete_connector(self, connector_id: str) -> None:
         self.conn.execute(delete(connectors).where(connectors.c.id == connector_id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,19 @@ def require_connector(conn: Connection, ref: str) -> ConnectorRecord:
     if found is None:
         raise NotFound(f"no connector {ref!r}")
     return found
+
+
+def configure_connector(
+    conn: Connection, ref: str, changes: dict[str, Any], now: datetime
+) -> ConnectorRecord:
+    """Change some of a connector's settings; the whole result is validated as its kind's
+    configuration, so nothing is stored unless all of it holds. Running gateways restart the
+    connector with the new settings when they next reload."""
+    record = require_connector(conn, ref)
+    merged = {**msgspec.json.decode(record.config), **changes}
+    checked = msgspec.json.encode(registry.config_for(record.kind, merged)).decode()
+    RoutingRepository(conn).set_config(record.id, checked, now)
+    return dataclasses.replace(record, config=checked, updated_at=now)
 
 
 def remove_connector(conn: Connection, ref: str) -> ConnectorRecord:
