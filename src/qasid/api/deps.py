@@ -15,6 +15,15 @@ from qasid.api.problems import bearer_token
 from qasid.runtime import Runtime
 
 
+def header(request: Request[Any, Any, Any], name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case), read from the raw ASGI scope: building
+    Litestar's ``Headers`` for one or two lookups cost ~3% of an accepted request."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def services(request: Request[Any, Any, Any]) -> Runtime:
     found: Runtime = request.app.state.services
     return found
@@ -22,5 +31,5 @@ def services(request: Request[Any, Any, Any]) -> Runtime:
 
 async def authenticated(request: Request[Any, Any, Any]) -> Caller:
     """The authenticated caller, or a 401/403 problem."""
-    token = bearer_token(request.headers.get("authorization"))
+    token = bearer_token(header(request, b"authorization"))
     return await services(request).authenticator.authenticate(token)
