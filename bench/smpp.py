@@ -4,7 +4,7 @@ Part 1, one bind. For each SMSC (node-smpp, `tests/smsc/node/smsc.js --quiet`, a
 SMSC, `tests/smsc/scripted.py`; each in its own process) one transceiver `Session`
 (`qasid.channels.smpp.session`) sends --messages submit_sm (bounded by --seconds) as fast as its
 window allows, with windows 1, 10 and 100 and registered_delivery=0; then once more at window 100
-with registered_delivery=1 and an `on_request` that answers ESME_ROK at once, counted until every
+with registered_delivery=1 and an `on_requests` that answers ESME_ROK at once, counted until every
 receipt is in. It prints submit_sm per second, the client's CPU (this process) and the SMSC's CPU
 (read from /proc) per submit_sm. The baseline, in the same run against the same SMSC process, is a
 raw pipelined client at window 100: pre-encoded frames, responses read by their header alone, no
@@ -196,15 +196,15 @@ async def through_session(
     received = 0
     all_in = asyncio.Event()
 
-    async def on_request(_: P.Pdu) -> int:
+    async def on_requests(pdus: list[P.Pdu]) -> list[int]:
         nonlocal received
-        received += 1
+        received += len(pdus)
         if received >= args.messages:
             all_in.set()
-        return P.Status.ESME_ROK
+        return [P.Status.ESME_ROK] * len(pdus)
 
     bind = P.Bind(command_id=P.Command.BIND_TRANSCEIVER, system_id=SYSTEM_ID, password=PASSWORD)
-    session = Session(Endpoint("127.0.0.1", port), bind, Timing(window=window), on_request)
+    session = Session(Endpoint("127.0.0.1", port), bind, Timing(window=window), on_requests)
     await session.open()
     began = time.perf_counter()
     deadline = began + args.seconds

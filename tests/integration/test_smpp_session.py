@@ -12,6 +12,7 @@ import pytest
 from qasid.channels.smpp import pdu as P
 from qasid.channels.smpp.session import BindRefused, Endpoint, LinkError, Session, Timing
 from tests.smsc.scripted import ScriptedSmsc
+from tests.support import wait_for
 
 
 def bind(password: str = "secret", command: int = P.Command.BIND_TRANSCEIVER) -> P.Bind:  # noqa: S107 - the test SMSC's
@@ -148,12 +149,12 @@ class TestWhatTheSmscSends:
     async def test_a_deliver_sm_is_acknowledged_with_the_handlers_status(self):
         seen: list[P.Pdu] = []
 
-        async def handle(pdu: P.Pdu) -> int:
-            seen.append(pdu)
-            return P.Status.ESME_ROK
+        async def handle(pdus: list[P.Pdu]) -> list[int]:
+            seen.extend(pdus)
+            return [P.Status.ESME_ROK] * len(pdus)
 
         async with ScriptedSmsc() as smsc:
-            session = Session(Endpoint("127.0.0.1", smsc.port), bind(), on_request=handle)
+            session = Session(Endpoint("127.0.0.1", smsc.port), bind(), on_requests=handle)
             await session.open()
             await smsc.receipt("1a2b")
             await smsc.wait_for(lambda: bool(smsc.responses))
@@ -164,11 +165,47 @@ class TestWhatTheSmscSends:
             await session.close()
 
     async def test_a_handler_that_fails_asks_the_smsc_to_try_again(self):
-        async def broken(_: P.Pdu) -> int:
+        async def broken(_: list[P.Pdu]) -> list[int]:
             raise RuntimeError("the database is away")
 
         async with ScriptedSmsc() as smsc:
-            session = Session(Endpoint("127.0.0.1", smsc.port), bind(), on_request=broken)
+            session = Session(Endpoint("127.0.0.1", smsc.port), bind(), on_requests=broken)
+            await session.open()
+            await smsc.receipt("1a2b")
+            await smsc.wait_for(lambda: bool(smsc.responses))
+            assert smsc.responses[0].status == P.Status.ESME_RX_T_APPN
+            await session.close()
+
+    async def test_what_arrives_while_a_batch_is_recorded_is_handed_over_together_in_order(self):
+        calls: list[list[str]] = []
+        release = asyncio.Event()
+
+        async def slow(pdus: list[P.Pdu]) -> list[int]:
+            calls.append([P.tlv_text(p.tlvs, P.Tag.RECEIPTED_MESSAGE_ID) or "" for p in pdus])  # type: ignore[attr-defined]
+            await release.wait()
+            return [P.Status.ESME_ROK] * len(pdus)
+
+        async with ScriptedSmsc() as smsc:
+            session = Session(Endpoint("127.0.0.1", smsc.port), bind(), on_requests=slow)
+            await session.open()
+            await smsc.receipt("a")
+            await wait_for(lambda: len(calls) == 1)
+            for message_id in ("b", "c"):
+                await smsc.receipt(message_id)
+            await asyncio.sleep(0.05)  # b and c are in, and wait while a is being recorded
+            release.set()
+            await smsc.wait_for(lambda: len(smsc.responses) == 3)
+            assert calls == [["a"], ["b", "c"]]
+            assert [r.status for r in smsc.responses] == [0, 0, 0]
+            assert [r.sequence for r in smsc.responses] == [1, 2, 3]  # the scripted SMSC's own numbering
+            await session.close()
+
+    async def test_a_handler_that_miscounts_asks_the_smsc_to_try_again(self):
+        async def miscounting(_: list[P.Pdu]) -> list[int]:
+            return []
+
+        async with ScriptedSmsc() as smsc:
+            session = Session(Endpoint("127.0.0.1", smsc.port), bind(), on_requests=miscounting)
             await session.open()
             await smsc.receipt("1a2b")
             await smsc.wait_for(lambda: bool(smsc.responses))

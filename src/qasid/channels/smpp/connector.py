@@ -38,9 +38,10 @@ import itertools
 import random
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 import structlog
@@ -50,6 +51,7 @@ from qasid.channels.base import (
     Connector,
     Context,
     DeliveryReport,
+    Inbound,
     Outbound,
     PermanentError,
     ReportSink,
@@ -64,6 +66,7 @@ from qasid.channels.smpp.session import BindRefused, Endpoint, LinkError, Sessio
 from qasid.channels.smpp.text import DataCoding, LongMessages, encode_message
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 TRANSIENT = frozenset(
     {
@@ -221,7 +224,7 @@ class SmppConnector(Connector):
             response_timeout=self.config.response_timeout,
             throttle_pause=self.config.throttle_pause_seconds,
         )
-        handler = self._on_request if command != P.Command.BIND_TRANSMITTER else None
+        handler = self._on_requests if command != P.Command.BIND_TRANSMITTER else None
         return Session(Endpoint(self.config.host, self.config.port, self._tls), bind, timing, handler)
 
     @property
@@ -293,34 +296,49 @@ class SmppConnector(Connector):
         npi = self.config.source_npi if self.config.source_npi is not None else (NPI_ISDN if numeric else 0)
         return ton, npi, sender.removeprefix("+") if numeric else sender
 
-    async def _on_request(self, pdu: P.Pdu) -> int:
-        if not isinstance(pdu, P.ShortMessage | P.DataSm):
-            return P.Status.ESME_RINVCMDID
-        if is_receipt(pdu.esm_class):
-            return await self._take_receipt(pdu)
-        inbound = read_inbound(self.id, pdu, gsm_packed=self.config.gsm_packed)
-        try:
-            await self.inbound.receive([inbound])
-        except Exception as exc:  # noqa: BLE001 - the SMSC keeps it and sends it again later
-            log.warning("an inbound message could not be recorded", connector=self.name, error=repr(exc))
-            return P.Status.ESME_RX_T_APPN
-        return P.Status.ESME_ROK
+    async def _on_requests(self, batch: list[P.Pdu]) -> list[int]:
+        """What to answer each deliver_sm or data_sm: receipts and inbound messages are each
+        recorded in one go, and acknowledged once recorded."""
+        statuses: list[int] = [P.Status.ESME_ROK] * len(batch)
+        reports: list[tuple[int, DeliveryReport]] = []
+        inbound: list[tuple[int, Inbound]] = []
+        now = datetime.now(UTC)
+        for index, pdu in enumerate(batch):
+            if not isinstance(pdu, P.ShortMessage | P.DataSm):
+                statuses[index] = P.Status.ESME_RINVCMDID
+            elif not is_receipt(pdu.esm_class):
+                inbound.append((index, read_inbound(self.id, pdu, gsm_packed=self.config.gsm_packed)))
+            elif (receipt := read_receipt(pdu)) is None:  # acknowledged: sent again, it would read the same
+                log.warning("an unreadable delivery receipt was dropped", connector=self.name)
+            else:
+                carrier_id = canonical(receipt.message_id, self.config.receipt_id)
+                report = DeliveryReport(
+                    self.id, carrier_id, receipt.status, receipt.error_code, receipt.raw, now
+                )
+                reports.append((index, report))
+        await self._record(statuses, reports, self.reports.deliver, "delivery receipts")
+        await self._record(statuses, inbound, self.inbound.receive, "inbound messages")
+        return statuses
 
-    async def _take_receipt(self, pdu: P.ShortMessage | P.DataSm) -> int:
-        receipt = read_receipt(pdu)
-        if receipt is None:
-            log.warning("an unreadable delivery receipt was dropped", connector=self.name)
-            return P.Status.ESME_ROK  # asking for it again would bring the same
-        carrier_id = canonical(receipt.message_id, self.config.receipt_id)
-        report = DeliveryReport(
-            self.id, carrier_id, receipt.status, receipt.error_code, receipt.raw, datetime.now(UTC)
-        )
+    async def _record(
+        self,
+        statuses: list[int],
+        items: list[tuple[int, T]],
+        store: Callable[[list[T]], Awaitable[None]],
+        what: str,
+    ) -> None:
+        """Store ``items``; if that fails, their PDUs are answered "try again later" (the SMSC keeps
+        them and sends them again)."""
+        if not items:
+            return
         try:
-            await self.reports.deliver([report])
-        except Exception as exc:  # noqa: BLE001 - the SMSC keeps it and sends it again later
-            log.warning("a delivery receipt could not be recorded", connector=self.name, error=repr(exc))
-            return P.Status.ESME_RX_T_APPN
-        return P.Status.ESME_ROK
+            await store([item for _, item in items])
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the SMSC must not forget them
+            log.warning(
+                f"{what} could not be recorded", connector=self.name, count=len(items), error=repr(exc)
+            )
+            for index, _ in items:
+                statuses[index] = P.Status.ESME_RX_T_APPN
 
 
 def _smpp_time(moment: datetime) -> str:

@@ -2,7 +2,7 @@
 
 ``Session.open`` connects (TCP, or TLS), binds and starts two tasks: the reader, which matches
 responses to requests by sequence number and answers what the SMSC asks (``enquire_link``,
-``unbind``, ``deliver_sm`` and ``data_sm`` through the ``on_request`` callback, anything else with
+``unbind``, ``deliver_sm`` and ``data_sm`` through the ``on_requests`` callback, anything else with
 ``generic_nack``), and the keep-alive, which sends ``enquire_link`` every ``enquire_link_seconds``
 and ends the session when the SMSC stops answering.
 
@@ -16,9 +16,11 @@ within ``response_timeout``.
 When the link is lost, every outstanding request fails with ``LinkError`` and ``lost`` is set; a
 session is not reopened (the connector makes a new one). ``close`` unbinds politely first.
 
-What the SMSC sends is acknowledged only after ``on_request`` returned: a delivery receipt is
-durably recorded before the SMSC may forget it. Its answer is the command_status to reply with
-(``ESME_RX_T_APPN`` asks the SMSC to try again later, for instance while the database is away).
+What the SMSC sends is acknowledged only after ``on_requests`` returned: a delivery receipt is
+durably recorded before the SMSC may forget it. Its answer is the command_status to reply with, one
+per PDU (``ESME_RX_T_APPN`` asks the SMSC to try again later, for instance while the database is
+away). The PDUs are handed over in batches: whatever arrived while the previous batch was being
+recorded, in order, so a busy SMSC's receipts cost one handler call (and one write) per batch.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from qasid.channels.smpp import pdu as P
 
 log = structlog.get_logger(__name__)
 
-RequestHandler = Callable[[P.Pdu], Awaitable[int]]
+RequestHandler = Callable[[list[P.Pdu]], Awaitable[list[int]]]  # a command_status per PDU
 _BUFFER_HIGH = 256 * 1024  # wait for the socket to drain beyond this many unsent octets
 SLOW_DOWN = frozenset({P.Status.ESME_RTHROTTLED, P.Status.ESME_RMSGQFUL})  # answers that pause sending
 
@@ -95,7 +97,7 @@ class Session:
     endpoint: Endpoint
     bind: P.Bind
     timing: Timing = field(default_factory=Timing)
-    on_request: RequestHandler | None = None
+    on_requests: RequestHandler | None = None
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     system_id: str = ""  # the SMSC's, from its bind response
     _reader: asyncio.StreamReader | None = None
@@ -105,7 +107,8 @@ class Session:
     _window: asyncio.Semaphore = field(init=False)
     _pacer: _Pacer = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
+    _inbox: list[P.Pdu] = field(default_factory=list)  # deliver_sm and data_sm not yet handed over
+    _draining: asyncio.Task[None] | None = None
     _closing: bool = False
 
     def __post_init__(self) -> None:
@@ -234,9 +237,9 @@ class Session:
             self._closing = True
             await self._drop()
         elif command in (P.Command.DELIVER_SM, P.Command.DATA_SM):
-            task = asyncio.create_task(self._handle(pdu))
-            self._handlers.add(task)
-            task.add_done_callback(self._handlers.discard)
+            self._inbox.append(pdu)
+            if self._draining is None or self._draining.done():
+                self._draining = asyncio.create_task(self._drain())
         elif command != P.Command.ALERT_NOTIFICATION:  # which has no response
             await self._send(
                 P.Empty(
@@ -244,18 +247,30 @@ class Session:
                 )
             )
 
-    async def _handle(self, pdu: P.Pdu) -> None:
-        status: int = P.Status.ESME_RX_T_APPN  # no handler, or it failed: the SMSC retries later
-        if self.on_request is not None:
+    async def _drain(self) -> None:
+        while self._inbox:
+            batch, self._inbox = self._inbox, []
+            statuses = await self._statuses(batch)
+            for pdu, status in zip(batch, statuses, strict=True):
+                response = P.MessageIdResp(
+                    command_id=pdu.command_id | P.RESPONSE, status=status, sequence=pdu.sequence
+                )
+                with contextlib.suppress(LinkError):  # unanswered, the SMSC sends it again
+                    await self._send(response)
+
+    async def _statuses(self, batch: list[P.Pdu]) -> list[int]:
+        """The handler's answer for each PDU; "try again later" for all if there is no handler, it
+        fails, or it miscounts."""
+        if self.on_requests is not None:
             try:
-                status = await self.on_request(pdu)
+                statuses = await self.on_requests(batch)
             except Exception:
-                log.exception("handling an smpp request failed", command=_name(pdu.command_id))
-        response = P.MessageIdResp(
-            command_id=pdu.command_id | P.RESPONSE, status=status, sequence=pdu.sequence
-        )
-        with contextlib.suppress(LinkError):  # unanswered, the SMSC sends it again
-            await self._send(response)
+                log.exception("handling what the smsc sent failed", pdus=len(batch))
+            else:
+                if len(statuses) == len(batch):
+                    return statuses
+                log.error("the smsc request handler miscounted", answered=len(statuses), pdus=len(batch))
+        return [P.Status.ESME_RX_T_APPN] * len(batch)
 
     async def _keep_alive(self) -> None:
         while not self.lost.is_set():
