@@ -93,6 +93,15 @@ class _Pacer:
 
 
 @dataclass(slots=True)
+class _Pending:
+    """A request waiting for its response."""
+
+    future: asyncio.Future[P.Pdu]
+    sent_at: float
+    command_id: int
+
+
+@dataclass(slots=True)
 class Session:
     endpoint: Endpoint
     bind: P.Bind
@@ -102,7 +111,7 @@ class Session:
     system_id: str = ""  # the SMSC's, from its bind response
     _reader: asyncio.StreamReader | None = None
     _writer: asyncio.StreamWriter | None = None
-    _pending: dict[int, asyncio.Future[P.Pdu]] = field(default_factory=dict)
+    _pending: dict[int, _Pending] = field(default_factory=dict)  # by sequence number
     _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _window: asyncio.Semaphore = field(init=False)
     _pacer: _Pacer = field(init=False)
@@ -128,7 +137,10 @@ class Session:
             )
         except TimeoutError:
             raise LinkError(f"no connection to {self.endpoint.host}:{self.endpoint.port}") from None
-        self._tasks = [asyncio.create_task(self._read_forever(), name="smpp-reader")]
+        self._tasks = [
+            asyncio.create_task(self._read_forever(), name="smpp-reader"),
+            asyncio.create_task(self._expire_forever(), name="smpp-timeouts"),
+        ]
         try:
             response = await self._exchange(self.bind)
         except LinkError:
@@ -162,16 +174,24 @@ class Session:
             raise LinkError("the link is down")
         pdu.sequence = self._next_sequence()
         future: asyncio.Future[P.Pdu] = asyncio.get_running_loop().create_future()
-        self._pending[pdu.sequence] = future
+        self._pending[pdu.sequence] = _Pending(future, time.monotonic(), pdu.command_id)
         try:
             await self._send(pdu)
-            return await asyncio.wait_for(future, self.timing.response_timeout)
-        except TimeoutError:
-            raise LinkError(
-                f"no response to {_name(pdu.command_id)} in {self.timing.response_timeout} s"
-            ) from None
+            return await future  # or LinkError: the link dropped, or _expire_forever gave up on it
         finally:
             self._pending.pop(pdu.sequence, None)
+
+    async def _expire_forever(self) -> None:
+        """Fail requests that had no response within ``response_timeout`` (checked a few times per
+        timeout: one sweep for all, cheaper than a timer per request)."""
+        timeout = self.timing.response_timeout
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            cutoff = time.monotonic() - timeout
+            for pending in list(self._pending.values()):
+                if pending.sent_at < cutoff and not pending.future.done():
+                    error = LinkError(f"no response to {_name(pending.command_id)} in {timeout} s")
+                    pending.future.set_exception(error)
 
     def _next_sequence(self) -> int:
         value = next(self._sequence)
@@ -222,9 +242,9 @@ class Session:
             await self._answer(pdu)
 
     def _resolve(self, pdu: P.Pdu) -> None:
-        future = self._pending.get(pdu.sequence)
-        if future is not None and not future.done():
-            future.set_result(pdu)
+        pending = self._pending.get(pdu.sequence)
+        if pending is not None and not pending.future.done():
+            pending.future.set_result(pdu)
         elif pdu.command_id != P.Command.GENERIC_NACK:
             log.warning("smpp response to no request", command=_name(pdu.command_id), sequence=pdu.sequence)
 
@@ -286,9 +306,9 @@ class Session:
         if self.lost.is_set():
             return
         self.lost.set()
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(LinkError("the link dropped before the response came"))
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(LinkError("the link dropped before the response came"))
         if self._writer is not None:
             self._writer.close()
 
