@@ -25,17 +25,24 @@ FAST_LINK = {"enquire_link_seconds": 5, "response_timeout": 2, "reconnect_min_se
              "reconnect_max_seconds": 0.2, "throttle_pause_seconds": 0.05}  # fmt: skip
 
 
-async def smpp_route(app, db, port: int, **config: object) -> SmppConnector:
-    """An SMPP connector to 127.0.0.1:``port`` routing every SMS, once the gateway has bound it."""
+def add_smpp(db, port: int, *, route: bool = True, **config: object) -> str:
+    """An SMPP connector "smsc" to 127.0.0.1:``port`` (and a route for every SMS); its id."""
     settings = {"host": "127.0.0.1", "port": port, "system_id": "qasid", "password": "secret", **FAST_LINK,
                 **config}  # fmt: skip
     now = datetime.now(UTC)
     with db.write() as conn:
         record = routing.add_connector(conn, "smpp", "smsc", settings, now)
-        routing.add_route(conn, record.id, now)
+        if route:
+            routing.add_route(conn, record.id, now)
+    return record.id
+
+
+async def smpp_route(app, db, port: int, **config: object) -> SmppConnector:
+    """An SMPP connector to 127.0.0.1:``port`` routing every SMS, once the gateway has bound it."""
+    connector_id = add_smpp(db, port, **config)
     links = app.state.services.worker.links
-    await wait_for(lambda: record.id in links.running and links.running[record.id][1].ready)
-    connector = links.running[record.id][1]
+    await wait_for(lambda: connector_id in links.running and links.running[connector_id][1].ready)
+    connector = links.running[connector_id][1]
     assert isinstance(connector, SmppConnector)
     return connector
 
@@ -275,15 +282,11 @@ class TestLinks:
         server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         trustme.CA().issue_cert("127.0.0.1").configure_cert(server)
         async with ScriptedSmsc(tls=server) as smsc:
-            now = datetime.now(UTC)
-            config = {"host": "127.0.0.1", "port": smsc.port, "system_id": "qasid", "password": "secret",
-                      "tls": True, **FAST_LINK}  # fmt: skip
-            with db.write() as conn:
-                record = routing.add_connector(conn, "smpp", "smsc", config, now)
+            connector_id = add_smpp(db, smsc.port, route=False, tls=True)
             links = app.state.services.worker.links
-            await wait_for(lambda: record.id in links.running)
+            await wait_for(lambda: connector_id in links.running)
             await asyncio.sleep(0.3)  # several bind attempts
-            assert not links.running[record.id][1].ready
+            assert not links.running[connector_id][1].ready
             assert not smsc.received  # not one PDU went to it
 
     async def test_a_transmitter_and_a_receiver_instead_of_a_transceiver(self, gateway, operator, db):
@@ -299,11 +302,7 @@ class TestLinks:
     async def test_an_smsc_that_drops_every_bind_is_not_hammered(self, gateway, db):
         async with ScriptedSmsc() as smsc:
             smsc.drop_after_bind = True
-            now = datetime.now(UTC)
-            config = {"host": "127.0.0.1", "port": smsc.port, "system_id": "qasid", "password": "secret",
-                      **FAST_LINK, "reconnect_min_seconds": 0.05, "reconnect_max_seconds": 10}  # fmt: skip
-            with db.write() as conn:
-                routing.add_connector(conn, "smpp", "smsc", config, now)
+            add_smpp(db, smsc.port, route=False, reconnect_min_seconds=0.05, reconnect_max_seconds=10)
             await smsc.wait_for(lambda: len(smsc.requests(P.Command.BIND_TRANSCEIVER)) >= 1)
             await asyncio.sleep(1.0)
             # waits of 0.05, 0.1, 0.2, 0.4 s (halved at most by jitter) fit at most 6 binds in 1 s
@@ -313,17 +312,12 @@ class TestLinks:
         http, app = gateway
         customer = operator.customer()
         async with NodeSmsc() as smsc:
-            now = datetime.now(UTC)
-            config = {"host": "127.0.0.1", "port": smsc.port, "system_id": "qasid", "password": "wrong",
-                      **FAST_LINK}  # fmt: skip
-            with db.write() as conn:
-                record = routing.add_connector(conn, "smpp", "smsc", config, now)
-                routing.add_route(conn, record.id, now)
+            connector_id = add_smpp(db, smsc.port, password="wrong")
             await smsc.next_event("bind_refused")
             with db.write() as conn:
                 routing.configure_connector(conn, "smsc", {"password": "secret"}, datetime.now(UTC))
             links = app.state.services.worker.links
-            await wait_for(lambda: record.id in links.running and links.running[record.id][1].ready)
+            await wait_for(lambda: connector_id in links.running and links.running[connector_id][1].ready)
             sent = await send(http, customer, ZAIN)
             assert (await final(http, customer, sent["messages"][0]["id"]))["status"] == "delivered"
 

@@ -52,6 +52,7 @@ from qasid.channels.base import (
     Context,
     DeliveryReport,
     Inbound,
+    InboundSink,
     Outbound,
     PermanentError,
     ReportSink,
@@ -60,7 +61,7 @@ from qasid.channels.base import (
 )
 from qasid.channels.registry import ConnectorKind, register
 from qasid.channels.smpp import pdu as P
-from qasid.channels.smpp.inbound import InboundSink, read_inbound
+from qasid.channels.smpp.inbound import read_inbound
 from qasid.channels.smpp.receipts import IdFormat, canonical, is_receipt, read_receipt
 from qasid.channels.smpp.session import BindRefused, Endpoint, LinkError, Session, Timing
 from qasid.channels.smpp.text import DataCoding, LongMessages, encode_message

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from qasid.channels.base import Inbound, InboundSink
+from qasid.channels.base import Inbound
 from qasid.channels.smpp import pdu as P
 from qasid.channels.smpp.text import decode_message
 
-__all__ = ["InboundSink", "read_inbound"]
 TON_INTERNATIONAL = 1
 
 
