@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+from asyncio.subprocess import PIPE
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -131,6 +133,36 @@ class TestSqliteLock:
         assert await asyncio.wait_for(pending, 5) == "acc_waits"
         assert ticks == 20
         await writer.stop()
+
+    async def test_qasids_processes_queue_on_the_file_lock_before_sqlites(self, db):
+        """Another Qasid process that holds only the file lock (no SQLite transaction) holds the
+        writer back: the processes queue in the kernel, not in SQLite's sleeping busy handler."""
+        if not db.is_sqlite:
+            pytest.skip("the file lock is SQLite's; PostgreSQL locks rows")
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HOLD_THE_LOCK, db.url, stdin=PIPE, stdout=PIPE
+        )
+        assert holder.stdin is not None
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"held\n"
+        writer = GroupCommitWriter(db)
+        writer.start()
+        pending = asyncio.ensure_future(writer.submit(NewAccount("acc_queued")))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        holder.stdin.close()  # the other process lets go
+        assert await asyncio.wait_for(pending, 5) == "acc_queued"
+        assert await asyncio.wait_for(holder.wait(), 5) == 0
+        await writer.stop()
+
+
+HOLD_THE_LOCK = """
+import sys
+from qasid.db import Database
+with Database(sys.argv[1]).write_lock():
+    print("held", flush=True)
+    sys.stdin.read()
+"""
 
 
 APPLIED: list[str] = []

@@ -182,7 +182,7 @@ class GroupCommitWriter:
         if self._conn is None:
             self._conn = self.db.writer_connection()
         try:
-            with self._conn.begin():
+            with self.db.write_lock(), self._conn.begin():
                 return _apply_grouped(self._conn, ops)
         except _UNREACHABLE:
             self._disconnect()  # a fresh connection for the next batch
