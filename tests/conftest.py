@@ -74,9 +74,10 @@ def database_url(_migrated: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def settings(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Settings]:
     """Settings for this test; the environment says the same, for CLI commands run in-process."""
     monkeypatch.setenv("QASID_DATABASE_URL", database_url)
+    monkeypatch.setenv("QASID_SECRET_KEY_FILE", str(tmp_path / "secret"))  # made on first start
     monkeypatch.setenv("QASID_CACHE_SECONDS", "0")
     monkeypatch.setenv("QASID_LOG_JSON", "false")
     get_settings.cache_clear()

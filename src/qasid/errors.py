@@ -11,8 +11,13 @@ same classes to their own codes. ``docs/errors.md`` is generated from this modul
     ├── InsufficientFunds (402)
     ├── NotFound (404)
     ├── NotCancelable (409)
+    ├── VerificationClosed (409), MaxSendsReached (409)
+    ├── CountryNotAllowed (403)
+    ├── RateLimited (429): NumberRateLimited, ActiveVerificationExists, DailyLimitReached,
+    │   ActiveVerificationsLimit
     ├── IdempotencyKeyReused (422)
-    ├── InvalidRequest (422): UnknownSender, NoValidRecipients, TextTooLong, InvalidSchedule
+    ├── InvalidRequest (422): UnknownSender, NoValidRecipients, TextTooLong, InvalidSchedule,
+    │   ChannelUnavailable
     ├── MalformedBody (400)
     ├── PayloadTooLarge (413)
     └── Unavailable (503)
@@ -111,6 +116,69 @@ class NotCancelable(QasidError):
     title = "Message cannot be canceled"
 
 
+class VerificationClosed(QasidError):
+    """The verification is no longer pending (approved, canceled, expired or failed): its code cannot
+    be checked again, resent or canceled. ``verification_status`` says which."""
+
+    status = 409
+    code = "verification_closed"
+    title = "Verification closed"
+
+
+class MaxSendsReached(QasidError):
+    """The code was already sent as many times as allowed (default 5); start a new verification."""
+
+    status = 409
+    code = "max_sends_reached"
+    title = "Code sent too many times"
+
+
+class CountryNotAllowed(QasidError):
+    """The account may not send verifications to this country (by default, only to its own)."""
+
+    status = 403
+    code = "country_not_allowed"
+    title = "Country not allowed"
+
+
+class RateLimited(QasidError):
+    """Too many requests of this kind; ``retry_after`` (also the ``Retry-After`` header) says how many
+    seconds to wait."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+
+class NumberRateLimited(RateLimited):
+    """This number was sent more verifications in the last window than allowed (default 2 in 30 s)."""
+
+    code = "number_rate_limited"
+    title = "Too many verifications for this number"
+
+
+class ActiveVerificationExists(RateLimited):
+    """This number has a pending verification younger than the grace period (default 30 s): check or
+    cancel it, or wait."""
+
+    code = "active_verification_exists"
+    title = "A verification is already pending for this number"
+
+
+class DailyLimitReached(RateLimited):
+    """This number was sent as many verifications today as allowed (default 10 in 24 hours)."""
+
+    code = "daily_limit_reached"
+    title = "Daily verification limit reached for this number"
+
+
+class ActiveVerificationsLimit(RateLimited):
+    """The account has as many pending verifications as it may have at once."""
+
+    code = "active_verifications_limit"
+    title = "Too many pending verifications"
+
+
 class IdempotencyKeyReused(QasidError):
     """The ``Idempotency-Key`` was already used with a different request body."""
 
@@ -153,6 +221,13 @@ class InvalidSchedule(InvalidRequest):
 
     code = "invalid_schedule"
     title = "Invalid schedule time"
+
+
+class ChannelUnavailable(InvalidRequest):
+    """A channel of the workflow has no route on this gateway, or is named twice."""
+
+    code = "channel_unavailable"
+    title = "Channel unavailable"
 
 
 class MalformedBody(QasidError):

@@ -34,10 +34,13 @@ from qasid.messages.dispatch import Dispatcher
 from qasid.messages.reports import WriterReportSink
 from qasid.messages.service import MessageService
 from qasid.migrations import pending
+from qasid.otp.codes import CodeBook
+from qasid.otp.service import VerificationService
 from qasid.outbox.maintenance import Beat, RegisterWorker, StopWorker
 from qasid.outbox.records import RetryPolicy
 from qasid.outbox.repository import JOBS_CHANNEL, WorkerRepository
 from qasid.routing.links import Links
+from qasid.server_secret import server_secret
 from qasid.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,7 +54,9 @@ class SchemaBehind(RuntimeError):
 class Worker:
     """The outbox side of a process."""
 
-    def __init__(self, db: Database, writer: GroupCommitWriter, settings: Settings, role: str) -> None:
+    def __init__(
+        self, db: Database, writer: GroupCommitWriter, settings: Settings, role: str, codes: CodeBook
+    ) -> None:
         self.id = ids.new_id("wrk")
         self.db, self.writer, self.settings, self.role = db, writer, settings, role
         self.sink = WriterReportSink(writer)
@@ -70,6 +75,7 @@ class Worker:
             idle_poll_seconds=settings.dispatch_idle_poll_seconds,
             report_grace=timedelta(seconds=settings.report_grace_seconds),
             retry=RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds),
+            codes=codes,
         )
         self.last_beat: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -137,6 +143,7 @@ class Runtime:
     writer: GroupCommitWriter
     authenticator: Authenticator
     messages: MessageService
+    verifications: VerificationService
     worker: Worker | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -153,11 +160,14 @@ class Runtime:
             linger=settings.writer_linger_ms / 1000,
         )
         writer.start()
-        worker = Worker(db, writer, settings, role) if role in ("serve", "worker") else None
+        codes = CodeBook(server_secret(settings))
+        worker = Worker(db, writer, settings, role, codes) if role in ("serve", "worker") else None
         messages = MessageService(
             db, writer, settings, on_accepted=worker.dispatcher.wake if worker else None
         )
-        runtime = cls(settings, db, writer, Authenticator(db, settings.cache_seconds), messages, worker)
+        verifications = VerificationService(db, writer, settings, messages, codes)
+        authenticator = Authenticator(db, settings.cache_seconds)
+        runtime = cls(settings, db, writer, authenticator, messages, verifications, worker)
         if worker is not None:
             await worker.start()
         return runtime

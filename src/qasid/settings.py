@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -91,6 +91,40 @@ class Settings(BaseSettings):
     connectors_reload_seconds: float = Field(
         default=5.0, gt=0, description="how often workers pick up connector and route changes"
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="the server secret (at least 32 characters) that keys verification code HMACs; "
+        "every process of one gateway needs the same one. Unset: read from secret_key_file, which is "
+        "made with a random secret on first start",
+    )
+    secret_key_file: Path = Field(
+        default=Path(".qasid-secret"), description="where the server secret is kept when secret_key is unset"
+    )
+
+    # Verifications (OTP). Defaults for every account.
+    otp_code_length: int = Field(default=6, ge=4, le=10, description="digits in a code Qasid makes")
+    otp_ttl_seconds: int = Field(default=600, ge=60, le=86400, description="how long a code is valid")
+    otp_max_attempts: int = Field(default=3, ge=1, le=20, description="wrong codes before it fails")
+    otp_max_sends: int = Field(default=5, ge=1, le=20, description="sends of one code (first and resends)")
+    otp_number_window_seconds: int = Field(
+        default=30, ge=1, description="window of the per-number creation limit"
+    )
+    otp_number_window_limit: int = Field(
+        default=2, ge=1, description="verifications one number may be sent within that window"
+    )
+    otp_active_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="a number has one active verification at a time, unless the active one is this old",
+    )
+    otp_number_daily_limit: int = Field(default=10, ge=1, description="verifications per number per day")
+    otp_account_active_limit: int = Field(
+        default=10_000, ge=1, description="pending verifications one account may have at once"
+    )
+    otp_default_channels: str = Field(
+        default="sms", description="the workflow when a request names none: channels, comma separated"
+    )
+
     demo_key_file: Path = Field(
         default=Path(".qasid-demo-key"), description="where `qasid demo` keeps its key"
     )

@@ -27,11 +27,12 @@ _DESCRIPTIONS = {
     400: "Malformed body",
     401: "Missing, invalid, revoked or expired API key",
     402: "Insufficient funds",
-    403: "Account suspended, or sender ID not approved",
+    403: "Account suspended, sender ID not approved, or country not allowed",
     404: "Not found in the caller's account",
     409: "Not possible in the current state",
     413: "Body too large",
     422: "A field is invalid; `errors` names it",
+    429: "A limit was reached; `Retry-After` says when to try again",
     503: "Database unavailable; nothing was accepted",
 }
 

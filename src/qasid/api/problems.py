@@ -71,6 +71,8 @@ def problem(
 
 def render_error(request: Request[Any, Any, Any] | None, exc: QasidError) -> Response[Any]:
     headers = {"WWW-Authenticate": 'Bearer realm="qasid"'} if exc.status == 401 else None
+    if (retry_after := exc.extra.get("retry_after")) is not None:
+        headers = {"Retry-After": str(retry_after)}
     return problem(
         request, exc.status, exc.code, title=exc.title, detail=exc.detail, extra=exc.extra, headers=headers
     )

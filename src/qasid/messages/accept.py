@@ -58,6 +58,12 @@ class AcceptSend(WriteOp[SendOutcome]):
         return _Acceptance(conn, [op.prepared for op in ops], ops[0].idempotency_ttl).run()
 
 
+def accept_sends(conn: Connection, sends: list[PreparedSend]) -> list[SendOutcome | QasidError]:
+    """Accept prepared sends inside another write op's transaction (a verification's SMS): the same
+    checks and rows as ``AcceptSend``, without idempotency keys."""
+    return _Acceptance(conn, sends, timedelta(0)).run()
+
+
 class _Acceptance:
     def __init__(self, conn: Connection, sends: list[PreparedSend], idempotency_ttl: timedelta) -> None:
         self.conn = conn

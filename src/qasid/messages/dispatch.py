@@ -39,6 +39,7 @@ from qasid.messages.delivery_repository import DeliveryRepository
 from qasid.messages.reports import apply_held, settle
 from qasid.messages.repository import MessageRepository
 from qasid.metrics import DISPATCH_LATENCY, DISPATCHED, FINAL_STATES, RETRIED
+from qasid.otp.codes import PLACEHOLDER, CodeBook
 from qasid.outbox.records import Job, JobKind, RetryPolicy
 from qasid.outbox.repository import JobRepository
 
@@ -189,8 +190,10 @@ class Dispatcher:
         idle_poll_seconds: float = 0.25,
         report_grace: timedelta = timedelta(minutes=10),
         retry: RetryPolicy | None = None,
+        codes: CodeBook | None = None,
     ) -> None:
         self.writer = writer
+        self.codes = codes  # opens verification codes (qasid.otp.codes)
         self.worker_id = worker_id
         self.route = route
         self.batch = batch
@@ -296,7 +299,7 @@ class Dispatcher:
         if not connectors:
             where = f"{message['country']}/{message['operator']} {message['channel']}"
             return self._retry(item, f"no route for {where}", now)
-        outbound = _outbound(message)
+        outbound = _outbound(message, self.codes)
         errors = []
         for connector in connectors:
             try:
@@ -340,14 +343,19 @@ class Dispatcher:
             )
 
 
-def _outbound(message: RowMapping) -> Outbound:
+def _outbound(message: RowMapping, codes: CodeBook | None) -> Outbound:
+    text = message["body"]
+    if message["verification_id"] is not None:  # the code goes in only now, on its way out
+        if codes is None or message["code_seal"] is None:
+            raise RuntimeError("a verification message needs the code book and its sealed code")
+        text = text.replace(PLACEHOLDER, codes.open(message["verification_id"], message["code_seal"]))
     return Outbound(
         message_id=message["id"],
         account_id=message["account_id"],
         recipient=message["recipient"],
         sender=message["sender"],
-        text=message["body"],
+        text=text,
         encoding=message["encoding"],
-        parts=tuple(split(message["body"])),
+        parts=tuple(split(text)),
         expires_at=message["expires_at"],
     )

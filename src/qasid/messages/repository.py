@@ -11,7 +11,7 @@ from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from qasid.db.bulk import bulk_insert, bulk_update
 from qasid.domain.states import MessageStatus, advance
-from qasid.models import batches, idempotency_keys, message_events, messages
+from qasid.models import batches, idempotency_keys, message_events, messages, verifications
 
 
 class BatchRow(NamedTuple):
@@ -32,6 +32,7 @@ class BatchRow(NamedTuple):
     total_cost: int
     request_id: str | None
     created_at: datetime
+    verification_id: str | None = None  # the code is filled in at dispatch (qasid.otp)
 
 
 class MessageRow(NamedTuple):
@@ -68,7 +69,13 @@ _DISPATCH_VIEW = select(
     batches.c.expires_at,
     batches.c.request_id,
     batches.c.created_at,
-).join(batches, batches.c.id == messages.c.batch_id)
+    batches.c.verification_id,
+    verifications.c.code_seal,  # a verification's code, sealed (qasid.otp.codes)
+).select_from(
+    messages.join(batches, batches.c.id == messages.c.batch_id).outerjoin(
+        verifications, verifications.c.id == batches.c.verification_id
+    )
+)
 
 # A message with what it shares with its batch, as the API shows it.
 _MESSAGE_VIEW = select(

@@ -20,7 +20,7 @@ from qasid.db.writer import GroupCommitWriter
 from qasid.errors import QasidError
 from qasid.messages.accept import AcceptSend, SendOutcome, replay
 from qasid.messages.cancel import CancelMessage
-from qasid.messages.prepare import SendCatalog, prepare_send, request_hash
+from qasid.messages.prepare import PreparedSend, SendCatalog, prepare_send, request_hash
 from qasid.messages.reading import MessageQuery, get_message, list_messages
 from qasid.messages.repository import IdempotencyRepository
 from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageRequest
@@ -63,15 +63,8 @@ class MessageService:
                 raise answer
             if answer is not None:
                 return answer
-        catalog = await self._catalog(caller)
-        prepared = prepare_send(
-            caller,
-            catalog,
-            request,
-            self.settings,
-            datetime.now(UTC),
-            idempotency=idempotency,
-            request_id=request_id,
+        prepared = await self.prepare(
+            caller, request, datetime.now(UTC), idempotency=idempotency, request_id=request_id
         )
         outcome = await self.writer.submit(AcceptSend(prepared, self._idempotency_ttl))
         if not outcome.replayed:
@@ -79,6 +72,21 @@ class MessageService:
             if self.on_accepted is not None and prepared.batch.schedule_at is None:
                 self.on_accepted()
         return outcome
+
+    async def prepare(
+        self,
+        caller: Caller,
+        request: SendMessageRequest,
+        now: datetime,
+        *,
+        idempotency: tuple[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> PreparedSend:
+        """The rows a send would write, decided from the account's cached prices and senders."""
+        catalog = await self._catalog(caller)
+        return prepare_send(
+            caller, catalog, request, self.settings, now, idempotency=idempotency, request_id=request_id
+        )
 
     def _stored_answer(self, account_id: str, key: str, digest: str) -> SendOutcome | QasidError | None:
         with self.db.read() as conn:

@@ -189,6 +189,8 @@ batches = Table(
     C("total_cost", BigInteger, nullable=False),
     C("request_id", String(64), nullable=True),  # the API request that made it, for the logs
     _created(),
+    # Set when the batch sends a verification's code: the body holds "{code}", filled in at dispatch.
+    C("verification_id", String(40), nullable=True),
 )
 
 # One recipient of a batch. Kept narrow: a 500-recipient request writes 500 of these.
@@ -391,4 +393,57 @@ inbound_parts = Table(
     C("body", Text, nullable=False),
     C("received_at", UTCDateTime(), nullable=False),
     UniqueConstraint("connector_id", "sender", "recipient", "reference", "sequence"),
+)
+
+# A one-time code sent to one number over a workflow of channels (qasid.otp). The code itself is
+# never stored: ``code_digest`` checks it, ``code_seal`` lets the dispatcher send it again.
+verifications = Table(
+    "verifications",
+    metadata,
+    _id(),
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    C("recipient", String(20), nullable=False),  # E.164
+    C("country", String(2), nullable=False),
+    C("channels", String(64), nullable=False),  # the workflow, comma separated: "whatsapp,sms"
+    C("channel", String(16), nullable=False),  # the one in use
+    C("status", String(24), nullable=False),  # pending | approved | canceled | expired | max_attempts_reached
+    C("code_length", Integer, nullable=False),
+    C("code_digest", String(64), nullable=False),
+    C("code_seal", String(10), nullable=False),
+    C("code_supplied", Boolean, nullable=False),
+    C("locale", String(8), nullable=False),
+    C("brand", String(32), nullable=False),
+    C("sender", String(20), nullable=False),
+    C("callback_url", Text, nullable=True),
+    C("attempts", Integer, nullable=False),  # wrong codes so far
+    C("max_attempts", Integer, nullable=False),
+    C("sends", Integer, nullable=False),
+    C("max_sends", Integer, nullable=False),
+    C("expires_at", UTCDateTime(), nullable=False),
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "account_id", "id"),
+    Index(None, "account_id", "recipient", "created_at"),
+    Index(None, "account_id", "status"),
+)
+
+# Each time a verification's code went out: which channel, and the message that carried it.
+verification_sends = Table(
+    "verification_sends",
+    metadata,
+    C("id", AutoId, primary_key=True, autoincrement=True),
+    C("verification_id", String(40), ForeignKey("verifications.id"), nullable=False, index=True),
+    C("channel", String(16), nullable=False),
+    C("message_id", String(40), ForeignKey("messages.id"), nullable=True),
+    _created(),
+)
+
+# Each code a caller checked, and what it got.
+verification_checks = Table(
+    "verification_checks",
+    metadata,
+    C("id", AutoId, primary_key=True, autoincrement=True),
+    C("verification_id", String(40), ForeignKey("verifications.id"), nullable=False, index=True),
+    C("result", String(24), nullable=False),
+    _created(),
 )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from litestar import Router
 
-from qasid.api.v1 import account, messages, simulator
+from qasid.api.v1 import account, messages, simulator, verifications
 
 router = Router(
     path="/v1",
-    route_handlers=[*messages.handlers, *account.handlers, *simulator.handlers],
+    route_handlers=[*messages.handlers, *verifications.handlers, *account.handlers, *simulator.handlers],
     security=[{"bearer": []}],
 )

@@ -1,0 +1,159 @@
+"""All SQL about verifications, their sends and their checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
+
+from qasid.models import batches, messages, verification_checks, verification_sends, verifications
+
+PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationFilter:
+    recipient: str | None = None
+    status: str | None = None  # "expired" also finds pending ones whose time ran out
+    id_from: str | None = None
+    id_before: str | None = None
+
+
+class VerificationRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert(self, row: dict[str, Any]) -> None:
+        self.conn.execute(insert(verifications), row)
+
+    def add_send(self, verification_id: str, channel: str, message_id: str | None, at: datetime) -> None:
+        self.conn.execute(
+            insert(verification_sends),
+            {
+                "verification_id": verification_id,
+                "channel": channel,
+                "message_id": message_id,
+                "created_at": at,
+            },
+        )
+
+    def add_check(self, verification_id: str, result: str, at: datetime) -> None:
+        self.conn.execute(
+            insert(verification_checks),
+            {"verification_id": verification_id, "result": result, "created_at": at},
+        )
+
+    def get(self, account_id: str, verification_id: str, *, lock: bool = False) -> RowMapping | None:
+        query = select(verifications).where(
+            verifications.c.id == verification_id, verifications.c.account_id == account_id
+        )
+        if lock and self.conn.dialect.name != "sqlite":  # SQLite's write lock already excludes everyone
+            query = query.with_for_update()
+        return self.conn.execute(query).mappings().first()
+
+    def set(self, verification_id: str, now: datetime, **values: Any) -> None:
+        self.conn.execute(
+            update(verifications)
+            .where(verifications.c.id == verification_id)
+            .values(updated_at=now, **values)
+        )
+
+    def recent_for_number(self, account_id: str, recipient: str, since: datetime) -> list[RowMapping]:
+        """The number's verifications created since ``since``, oldest first."""
+        query = (
+            select(
+                verifications.c.id,
+                verifications.c.status,
+                verifications.c.created_at,
+                verifications.c.expires_at,
+            )
+            .where(
+                verifications.c.account_id == account_id,
+                verifications.c.recipient == recipient,
+                verifications.c.created_at >= since,
+            )
+            .order_by(verifications.c.created_at)
+        )
+        return list(self.conn.execute(query).mappings())
+
+    def pending_for_number(self, account_id: str, recipient: str, now: datetime) -> list[RowMapping]:
+        query = select(verifications.c.id, verifications.c.created_at).where(
+            verifications.c.account_id == account_id,
+            verifications.c.recipient == recipient,
+            verifications.c.status == PENDING,
+            verifications.c.expires_at > now,
+        )
+        return list(self.conn.execute(query).mappings())
+
+    def pending_count(self, account_id: str, now: datetime) -> tuple[int, datetime | None]:
+        """How many of the account's verifications are pending, and when the first of them ends."""
+        query = select(func.count(), func.min(verifications.c.expires_at)).where(
+            verifications.c.account_id == account_id,
+            verifications.c.status == PENDING,
+            verifications.c.expires_at > now,
+        )
+        count, first_end = self.conn.execute(query).one()
+        return int(count), first_end
+
+    def sends(self, verification_id: str) -> list[RowMapping]:
+        query = (
+            select(verification_sends, messages.c.status.label("message_status"))
+            .select_from(
+                verification_sends.outerjoin(messages, messages.c.id == verification_sends.c.message_id)
+            )
+            .where(verification_sends.c.verification_id == verification_id)
+            .order_by(verification_sends.c.id)
+        )
+        return list(self.conn.execute(query).mappings())
+
+    def checks(self, verification_id: str) -> list[RowMapping]:
+        query = (
+            select(verification_checks)
+            .where(verification_checks.c.verification_id == verification_id)
+            .order_by(verification_checks.c.id)
+        )
+        return list(self.conn.execute(query).mappings())
+
+    def latest_body(self, verification_id: str) -> str | None:
+        """The text (with ``{code}``) its last message was sent with."""
+        query = (
+            select(batches.c.body)
+            .where(batches.c.verification_id == verification_id)
+            .order_by(batches.c.id.desc())
+            .limit(1)
+        )
+        found: str | None = self.conn.execute(query).scalar()
+        return found
+
+    def page(self, account_id: str, where: VerificationFilter, now: datetime, limit: int) -> list[RowMapping]:
+        """Newest first; ``limit`` rows at most."""
+        query = select(verifications).where(verifications.c.account_id == account_id)
+        if where.recipient is not None:
+            query = query.where(verifications.c.recipient == where.recipient)
+        if where.status == "expired":
+            query = query.where(
+                (verifications.c.status == "expired")
+                | ((verifications.c.status == PENDING) & (verifications.c.expires_at <= now))
+            )
+        elif where.status == PENDING:
+            query = query.where(verifications.c.status == PENDING, verifications.c.expires_at > now)
+        elif where.status is not None:
+            query = query.where(verifications.c.status == where.status)
+        if where.id_from is not None:
+            query = query.where(verifications.c.id >= where.id_from)
+        if where.id_before is not None:
+            query = query.where(verifications.c.id < where.id_before)
+        return list(self.conn.execute(query.order_by(verifications.c.id.desc()).limit(limit)).mappings())
+
+
+def supersede(conn: Connection, ids: Sequence[str], now: datetime) -> None:
+    """Cancel pending verifications a newer one for the same number replaces."""
+    if ids:
+        conn.execute(
+            update(verifications)
+            .where(verifications.c.id.in_(ids), verifications.c.status == PENDING)
+            .values(status="canceled", updated_at=now)
+        )

@@ -1,0 +1,472 @@
+"""The verification service that front doors call: create, check, cancel, resend, read.
+
+Decisions that need no database (the number, the workflow, the code, the text, the price) are made
+on the event loop; every limit that counts rows is checked again inside the write (``CreateVerification``
+and friends, in the group commit), where the account's row is locked, so two requests racing for the
+same number cannot both pass. A verification's SMS is an ordinary message (``qasid.messages``): it is
+priced, charged, routed, retried and reported like any other, and carries ``{code}`` until the
+dispatcher fills it in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
+
+from anyio import to_thread
+from sqlalchemy import Connection, RowMapping, select
+
+from qasid.accounts.records import Caller
+from qasid.accounts.repository import AccountRepository
+from qasid.cache import TTLCache
+from qasid.db import Database
+from qasid.db.writer import GroupCommitWriter, WriteOp
+from qasid.domain import ids
+from qasid.domain.phone import Recipient, Refusal, parse_recipient
+from qasid.errors import (
+    ActiveVerificationExists,
+    ActiveVerificationsLimit,
+    ChannelUnavailable,
+    CountryNotAllowed,
+    DailyLimitReached,
+    InvalidRequest,
+    MaxSendsReached,
+    NotFound,
+    NumberRateLimited,
+    QasidError,
+    VerificationClosed,
+)
+from qasid.messages.accept import accept_sends
+from qasid.messages.prepare import PreparedSend
+from qasid.messages.schemas import SendMessageRequest
+from qasid.messages.service import MessageService
+from qasid.metrics import ACCEPTED
+from qasid.models import routes
+from qasid.otp import texts
+from qasid.otp.codes import PLACEHOLDER, CodeBook
+from qasid.otp.repository import PENDING, VerificationFilter, VerificationRepository, supersede
+from qasid.otp.schemas import (
+    CheckRecord,
+    CheckResult,
+    CreateVerificationRequest,
+    SendRecord,
+    Verification,
+    VerificationDetail,
+    VerificationPage,
+)
+from qasid.settings import Settings
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_attempts: int
+    max_sends: int
+    window: timedelta
+    window_limit: int
+    grace: timedelta
+    daily_limit: int
+    account_active_limit: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_attempts=settings.otp_max_attempts,
+            max_sends=settings.otp_max_sends,
+            window=timedelta(seconds=settings.otp_number_window_seconds),
+            window_limit=settings.otp_number_window_limit,
+            grace=timedelta(seconds=settings.otp_active_grace_seconds),
+            daily_limit=settings.otp_number_daily_limit,
+            account_active_limit=settings.otp_account_active_limit,
+        )
+
+
+def _wait(until: datetime, now: datetime) -> int:
+    return max(1, math.ceil((until - now).total_seconds()))
+
+
+def check_limits(
+    conn: Connection, account_id: str, recipient: str, limits: Limits, now: datetime
+) -> list[str]:
+    """Raise the first limit a new verification for ``recipient`` would break; return the pending
+    verifications it replaces (older than the grace period)."""
+    repo = VerificationRepository(conn)
+    pending, first_end = repo.pending_count(account_id, now)
+    if pending >= limits.account_active_limit:
+        raise ActiveVerificationsLimit(
+            f"the account has {pending} pending verifications; at most {limits.account_active_limit}",
+            retry_after=_wait(first_end or now, now),
+        )
+    today = repo.recent_for_number(account_id, recipient, now - DAY)
+    if len(today) >= limits.daily_limit:
+        raise DailyLimitReached(
+            f"{limits.daily_limit} verifications were sent to this number in the last 24 hours",
+            retry_after=_wait(today[-limits.daily_limit]["created_at"] + DAY, now),
+        )
+    in_window = [row for row in today if row["created_at"] > now - limits.window]
+    if len(in_window) >= limits.window_limit:
+        raise NumberRateLimited(
+            f"{limits.window_limit} verifications were sent to this number in the last "
+            f"{limits.window.total_seconds():.0f} seconds",
+            retry_after=_wait(in_window[-limits.window_limit]["created_at"] + limits.window, now),
+        )
+    active = repo.pending_for_number(account_id, recipient, now)
+    young = [row for row in active if row["created_at"] > now - limits.grace]
+    if young:
+        raise ActiveVerificationExists(
+            f"verification {young[-1]['id']} is pending for this number",
+            retry_after=_wait(max(row["created_at"] for row in young) + limits.grace, now),
+            verification_id=young[-1]["id"],
+        )
+    return [row["id"] for row in active]
+
+
+@dataclass(slots=True)
+class CreateVerification(WriteOp[Verification]):
+    row: dict[str, Any]
+    prepared: PreparedSend
+    limits: Limits
+    supplied_code: str | None
+
+    kind = "verification"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[Verification | QasidError]:
+        return [_create(conn, op) for op in ops]
+
+
+def _create(conn: Connection, op: CreateVerification) -> Verification | QasidError:
+    row, now = op.row, op.row["created_at"]
+    AccountRepository(conn).lock_for_update([row["account_id"]])
+    try:
+        replaced = check_limits(conn, row["account_id"], row["recipient"], op.limits, now)
+    except QasidError as refused:
+        return refused
+    outcome = accept_sends(conn, [op.prepared])[0]
+    if isinstance(outcome, QasidError):
+        return outcome
+    supersede(conn, replaced, now)
+    repo = VerificationRepository(conn)
+    repo.insert(row)
+    repo.add_send(row["id"], row["channel"], op.prepared.messages[0].id, now)
+    return _shape(row, now, code=op.supplied_code)
+
+
+@dataclass(slots=True)
+class CheckVerification(WriteOp[CheckResult]):
+    account_id: str
+    verification_id: str
+    digest: str  # of the code the caller sent
+    now: datetime
+
+    kind = "verification_check"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[CheckResult | QasidError]:
+        return [_check(conn, op) for op in ops]
+
+
+def _check(conn: Connection, op: CheckVerification) -> CheckResult | QasidError:
+    repo = VerificationRepository(conn)
+    row = repo.get(op.account_id, op.verification_id, lock=True)
+    if row is None:
+        return NotFound(f"no verification {op.verification_id!r}")
+    status, attempts = _status(row, op.now), row["attempts"]
+    if status == "approved":
+        return VerificationClosed("this verification was already approved", verification_status=status)
+    if status == PENDING:
+        if hmac.compare_digest(row["code_digest"], op.digest):
+            status = "approved"
+        else:
+            attempts += 1
+            status = "max_attempts_reached" if attempts >= row["max_attempts"] else PENDING
+        repo.set(row["id"], op.now, status=status, attempts=attempts)
+    elif status != row["status"]:  # expired: say so in the row
+        repo.set(row["id"], op.now, status=status)
+    result = "invalid" if status == PENDING else status
+    repo.add_check(row["id"], result, op.now)
+    return CheckResult(id=row["id"], status=result, attempts_left=max(0, row["max_attempts"] - attempts))
+
+
+@dataclass(slots=True)
+class CancelVerification(WriteOp[None]):
+    account_id: str
+    verification_id: str
+    now: datetime
+
+    kind = "verification_cancel"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        return [_cancel(conn, op) for op in ops]
+
+
+def _cancel(conn: Connection, op: CancelVerification) -> QasidError | None:
+    repo = VerificationRepository(conn)
+    row = repo.get(op.account_id, op.verification_id, lock=True)
+    if row is None:
+        return NotFound(f"no verification {op.verification_id!r}")
+    status = _status(row, op.now)
+    if status != PENDING:
+        return VerificationClosed(f"this verification is {status}", verification_status=status)
+    repo.set(row["id"], op.now, status="canceled")
+    return None
+
+
+@dataclass(slots=True)
+class ResendVerification(WriteOp[None]):
+    account_id: str
+    verification_id: str
+    prepared: PreparedSend
+    now: datetime
+
+    kind = "verification_resend"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        return [_resend(conn, op) for op in ops]
+
+
+def _resend(conn: Connection, op: ResendVerification) -> QasidError | None:
+    AccountRepository(conn).lock_for_update([op.account_id])
+    repo = VerificationRepository(conn)
+    row = repo.get(op.account_id, op.verification_id, lock=True)
+    if row is None:
+        return NotFound(f"no verification {op.verification_id!r}")
+    status = _status(row, op.now)
+    if status != PENDING:
+        return VerificationClosed(f"this verification is {status}", verification_status=status)
+    if row["sends"] >= row["max_sends"]:
+        return MaxSendsReached(f"the code was sent {row['sends']} times; at most {row['max_sends']}")
+    outcome = accept_sends(conn, [op.prepared])[0]
+    if isinstance(outcome, QasidError):
+        return outcome
+    repo.set(row["id"], op.now, sends=row["sends"] + 1)
+    repo.add_send(row["id"], row["channel"], op.prepared.messages[0].id, op.now)
+    return None
+
+
+def _status(row: RowMapping | dict[str, Any], now: datetime) -> str:
+    """The stored status, or ``expired`` for a pending one whose time ran out."""
+    status: str = row["status"]
+    return "expired" if status == PENDING and now >= row["expires_at"] else status
+
+
+def _shape(row: RowMapping | dict[str, Any], now: datetime, *, code: str | None = None) -> Verification:
+    return Verification(
+        id=row["id"],
+        to=row["recipient"],
+        status=_status(row, now),
+        channel=row["channel"],
+        channels=row["channels"].split(","),
+        locale=row["locale"],
+        attempts_left=max(0, row["max_attempts"] - row["attempts"]),
+        sends=row["sends"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        code=code,
+    )
+
+
+class VerificationService:
+    def __init__(
+        self,
+        db: Database,
+        writer: GroupCommitWriter,
+        settings: Settings,
+        messages: MessageService,
+        codes: CodeBook,
+    ) -> None:
+        self.db, self.writer, self.settings, self.messages, self.codes = db, writer, settings, messages, codes
+        self.limits = Limits.from_settings(settings)
+        self._channels: TTLCache[str, frozenset[str]] = TTLCache(settings.cache_seconds)
+
+    async def create(self, caller: Caller, request: CreateVerificationRequest) -> Verification:
+        now = datetime.now(UTC)
+        recipient = self._recipient(caller, request.to)
+        channels = await self._workflow(request.channels)
+        ttl = request.ttl or self.settings.otp_ttl_seconds
+        code = request.code or self.codes.new(request.code_length or self.settings.otp_code_length)
+        brand = request.brand or request.sender
+        body = texts.render(
+            request.locale,
+            brand,
+            math.ceil(ttl / 60),
+            app_hash=request.app_hash,
+            web_domain=request.web_domain,
+        )
+        verification_id = ids.new_id("ver", int(now.timestamp() * 1000))
+        prepared = await self._prepare(
+            caller, recipient.e164, request.sender, body, code_length=len(code), ttl=ttl, now=now
+        )
+        row = {
+            "id": verification_id,
+            "account_id": caller.account_id,
+            "recipient": recipient.e164,
+            "country": recipient.country,
+            "channels": ",".join(channels),
+            "channel": channels[0],
+            "status": PENDING,
+            "code_length": len(code),
+            "code_digest": self.codes.digest(verification_id, code),
+            "code_seal": self.codes.seal(verification_id, code),
+            "code_supplied": request.code is not None,
+            "locale": request.locale,
+            "brand": brand,
+            "sender": prepared.batch.sender,
+            "callback_url": request.callback_url,
+            "attempts": 0,
+            "max_attempts": self.limits.max_attempts,
+            "sends": 1,
+            "max_sends": self.limits.max_sends,
+            "expires_at": now + timedelta(seconds=ttl),
+            "created_at": now,
+            "updated_at": now,
+        }
+        prepared.batch = prepared.batch._replace(verification_id=verification_id)
+        created = await self.writer.submit(CreateVerification(row, prepared, self.limits, request.code))
+        self._accepted()
+        return created
+
+    async def check(self, caller: Caller, verification_id: str, code: str) -> CheckResult:
+        self._known(verification_id)
+        digest = self.codes.digest(verification_id, code)
+        return await self.writer.submit(
+            CheckVerification(caller.account_id, verification_id, digest, datetime.now(UTC))
+        )
+
+    async def cancel(self, caller: Caller, verification_id: str) -> VerificationDetail:
+        self._known(verification_id)
+        await self.writer.submit(CancelVerification(caller.account_id, verification_id, datetime.now(UTC)))
+        return await self.get(caller, verification_id)
+
+    async def resend(self, caller: Caller, verification_id: str) -> VerificationDetail:
+        self._known(verification_id)
+        row, body = await to_thread.run_sync(self._for_resend, caller.account_id, verification_id)
+        now = datetime.now(UTC)
+        status = _status(row, now)
+        if status != PENDING:
+            raise VerificationClosed(f"this verification is {status}", verification_status=status)
+        remaining = math.ceil((row["expires_at"] - now).total_seconds())
+        prepared = await self._prepare(
+            caller,
+            row["recipient"],
+            row["sender"],
+            body,
+            code_length=row["code_length"],
+            ttl=remaining,
+            now=now,
+        )
+        prepared.batch = prepared.batch._replace(verification_id=verification_id)
+        await self.writer.submit(ResendVerification(caller.account_id, verification_id, prepared, now))
+        self._accepted()
+        return await self.get(caller, verification_id)
+
+    async def get(self, caller: Caller, verification_id: str) -> VerificationDetail:
+        self._known(verification_id)
+        return await to_thread.run_sync(self._read_one, caller.account_id, verification_id)
+
+    async def search(self, caller: Caller, where: VerificationFilter, limit: int) -> VerificationPage:
+        return await to_thread.run_sync(self._read_page, caller.account_id, where, limit)
+
+    # The steps
+
+    def _recipient(self, caller: Caller, raw: str) -> Recipient:
+        parsed = parse_recipient(raw, caller.default_region)
+        if isinstance(parsed, Refusal):
+            raise InvalidRequest(
+                f"to: {parsed.detail}",
+                errors=[{"field": "to", "message": parsed.reason}],
+                reason=parsed.reason,
+            )
+        if parsed.country != caller.default_region:
+            raise CountryNotAllowed(
+                f"this account sends verifications to {caller.default_region} only, not {parsed.country}",
+                country=parsed.country,
+            )
+        return parsed
+
+    async def _workflow(self, asked: Sequence[str] | None) -> Sequence[str]:
+        channels = asked or [c.strip() for c in self.settings.otp_default_channels.split(",") if c.strip()]
+        if len(set(channels)) != len(channels):
+            raise ChannelUnavailable(
+                "each channel may appear once in the workflow",
+                errors=[{"field": "channels", "message": "repeated channel"}],
+            )
+        routed = await self._channels.get_or_load("routed", lambda: to_thread.run_sync(self._routed_channels))
+        missing = [channel for channel in channels if channel not in routed]
+        if missing:
+            raise ChannelUnavailable(
+                f"no route sends {', '.join(missing)} on this gateway",
+                errors=[{"field": "channels", "message": f"{c}: no route"} for c in missing],
+            )
+        return channels
+
+    async def _prepare(
+        self, caller: Caller, to: str, sender: str, body: str, *, code_length: int, ttl: int, now: datetime
+    ) -> PreparedSend:
+        """The SMS that carries the code: priced and counted with digits where ``{code}`` stands."""
+        counted = body.replace(PLACEHOLDER, "0" * code_length)
+        validity = max(self.settings.min_validity_seconds, ttl)
+        request = SendMessageRequest(to=to, text=counted, sender=sender, validity=validity)
+        prepared = await self.messages.prepare(caller, request, now)
+        prepared.batch = prepared.batch._replace(body=body)
+        return prepared
+
+    def _accepted(self) -> None:
+        ACCEPTED.labels(channel="sms").inc()
+        if self.messages.on_accepted is not None:
+            self.messages.on_accepted()
+
+    @staticmethod
+    def _known(verification_id: str) -> None:
+        if not ids.is_valid("ver", verification_id):
+            raise NotFound(f"no verification {verification_id!r}")
+
+    def _routed_channels(self) -> frozenset[str]:
+        with self.db.read() as conn:
+            return frozenset(conn.execute(select(routes.c.channel).distinct()).scalars())
+
+    def _for_resend(self, account_id: str, verification_id: str) -> tuple[RowMapping, str]:
+        with self.db.read() as conn:
+            repo = VerificationRepository(conn)
+            row = repo.get(account_id, verification_id)
+            body = repo.latest_body(verification_id) if row is not None else None
+        if row is None or body is None:
+            raise NotFound(f"no verification {verification_id!r}")
+        return row, body
+
+    def _read_one(self, account_id: str, verification_id: str) -> VerificationDetail:
+        now = datetime.now(UTC)
+        with self.db.read() as conn:
+            repo = VerificationRepository(conn)
+            row = repo.get(account_id, verification_id)
+            if row is None:
+                raise NotFound(f"no verification {verification_id!r}")
+            sends = [
+                SendRecord(
+                    channel=s["channel"],
+                    message_id=s["message_id"],
+                    status=s["message_status"],
+                    at=s["created_at"],
+                )
+                for s in repo.sends(verification_id)
+            ]
+            checks = [
+                CheckRecord(result=c["result"], at=c["created_at"]) for c in repo.checks(verification_id)
+            ]
+        fields = {name: getattr(_shape(row, now), name) for name in Verification.__struct_fields__}
+        return VerificationDetail(**fields, send_history=sends, checks=checks)
+
+    def _read_page(self, account_id: str, where: VerificationFilter, limit: int) -> VerificationPage:
+        now = datetime.now(UTC)
+        with self.db.read() as conn:
+            rows = VerificationRepository(conn).page(account_id, where, now, limit + 1)
+        data = [_shape(row, now) for row in rows[:limit]]
+        return VerificationPage(data=data, next_cursor=data[-1].id if len(rows) > limit else None)

@@ -1,0 +1,297 @@
+"""Verifications (OTP) through the whole gateway: codes sent by SMS through the simulator, checked,
+canceled, resent and searched, with every limit answered by its own error."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import select, update
+
+from qasid.api.app import create_app
+from qasid.models import batches, simulator_inbox, verifications
+from tests.support import Customer, Operator, running_simulator, wait_for
+
+NUMBER = "+9647700000001"  # the simulator delivers it
+
+
+async def create(http, customer: Customer, to: str = NUMBER, status: int = 201, **extra) -> dict:
+    response = await http.post(
+        "/v1/verifications", json={"to": to, "sender": "Qasid", **extra}, headers=customer.headers
+    )
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def check(http, customer: Customer, verification_id: str, code: str, status: int = 200) -> dict:
+    response = await http.post(
+        f"/v1/verifications/{verification_id}/check", json={"code": code}, headers=customer.headers
+    )
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def texts_sent(db, message_ids: list[str]) -> list[str]:
+    """What the phone got, a text per message (its parts joined), in the order they were sent."""
+    with db.read() as conn:
+        query = select(simulator_inbox.c.message_id, simulator_inbox.c.body).where(
+            simulator_inbox.c.message_id.in_(message_ids)
+        )
+        rows = conn.execute(query.order_by(simulator_inbox.c.id)).all()
+    texts: dict[str, str] = {}
+    for message_id, body in rows:
+        texts[message_id] = texts.get(message_id, "") + body
+    return list(texts.values())
+
+
+async def codes_received(http, db, customer: Customer, verification_id: str, count: int = 1) -> list[str]:
+    """The codes the phone got, read from the simulator's inbox once ``count`` texts arrived."""
+
+    async def arrived():
+        detail = (await http.get(f"/v1/verifications/{verification_id}", headers=customer.headers)).json()
+        found = texts_sent(db, [s["message_id"] for s in detail["send_history"]])
+        return found if len(found) >= count else None
+
+    return [re.search(r"\b(\d{4,10})\b", text)[1] for text in await wait_for(arrived)]
+
+
+@pytest.fixture
+async def sms(gateway, db):
+    """The gateway with a simulator routing every SMS."""
+    http, app = gateway
+    await running_simulator(app, db)
+    return http
+
+
+def gateway_with(fast_settings, **limits):
+    app = create_app(fast_settings.model_copy(update=limits), role="serve")
+    return app, LifespanManager(app)
+
+
+class TestTheCode:
+    async def test_a_code_goes_out_by_sms_is_approved_once_and_is_never_shown_or_stored(
+        self, sms, db, operator: Operator
+    ):
+        customer = operator.customer(balance=1000, price=20)
+        created = await create(sms, customer)
+        assert created["status"] == "pending"
+        assert created["channel"] == "sms"
+        assert created["code"] is None
+        assert created["attempts_left"] == 3
+        [code] = await codes_received(sms, db, customer, created["id"])
+        assert len(code) == 6
+        detail = (await sms.get(f"/v1/verifications/{created['id']}", headers=customer.headers)).json()
+        message = (
+            await sms.get(f"/v1/messages/{detail['send_history'][0]['message_id']}", headers=customer.headers)
+        ).json()
+        assert "{code}" in message["text"]
+        assert code not in message["text"]
+        with db.read() as conn:
+            row = (
+                conn.execute(select(verifications).where(verifications.c.id == created["id"]))
+                .mappings()
+                .one()
+            )
+            bodies = list(
+                conn.execute(
+                    select(batches.c.body).where(batches.c.verification_id == created["id"])
+                ).scalars()
+            )
+        assert code not in {str(value) for value in row.values()}
+        assert all(code not in body for body in bodies)
+        assert operator.account(customer.account.id).balance == 980  # priced and charged as an SMS
+
+        wrong = "000000" if code != "000000" else "111111"
+        assert await check(sms, customer, created["id"], wrong) == {
+            "id": created["id"], "status": "invalid", "attempts_left": 2
+        }  # fmt: skip
+        assert (await check(sms, customer, created["id"], code))["status"] == "approved"
+        again = await check(sms, customer, created["id"], code, status=409)
+        assert again["code"] == "verification_closed"
+        detail = (await sms.get(f"/v1/verifications/{created['id']}", headers=customer.headers)).json()
+        assert detail["status"] == "approved"
+        assert [c["result"] for c in detail["checks"]] == ["invalid", "approved"]
+
+    async def test_a_supplied_code_is_sent_and_echoed_back_to_its_owner(self, sms, db, operator: Operator):
+        customer = operator.customer()
+        created = await create(sms, customer, code="4821", locale="ar", brand="Acme")
+        assert created["code"] == "4821"
+        assert await codes_received(sms, db, customer, created["id"]) == ["4821"]
+        detail = (await sms.get(f"/v1/verifications/{created['id']}", headers=customer.headers)).json()
+        [text] = texts_sent(db, [detail["send_history"][0]["message_id"]])
+        assert text.startswith("رمز Acme: 4821\n")
+        assert (await check(sms, customer, created["id"], "4821"))["status"] == "approved"
+
+    async def test_the_sms_retriever_hash_and_the_webotp_line_end_the_text(self, sms, db, operator: Operator):
+        customer = operator.customer()
+        created = await create(sms, customer, code="9034", app_hash="FA+9qCX9VSu", web_domain="example.com")
+        await codes_received(sms, db, customer, created["id"])
+        detail = (await sms.get(f"/v1/verifications/{created['id']}", headers=customer.headers)).json()
+        [text] = texts_sent(db, [detail["send_history"][0]["message_id"]])
+        assert text.endswith("\nFA+9qCX9VSu\n\n@example.com #9034")
+
+    async def test_three_wrong_codes_end_it_and_the_right_one_no_longer_works(self, sms, operator: Operator):
+        customer = operator.customer()
+        created = await create(sms, customer, code="1234")
+        results = [await check(sms, customer, created["id"], "9999") for _ in range(3)]
+        assert [(r["status"], r["attempts_left"]) for r in results] == [
+            ("invalid", 2), ("invalid", 1), ("max_attempts_reached", 0)
+        ]  # fmt: skip
+        assert (await check(sms, customer, created["id"], "1234"))["status"] == "max_attempts_reached"
+
+    async def test_an_expired_code_is_refused(self, sms, db, operator: Operator):
+        customer = operator.customer()
+        created = await create(sms, customer, code="1234", ttl=60)
+        with db.write() as conn:  # time passes
+            conn.execute(
+                update(verifications)
+                .where(verifications.c.id == created["id"])
+                .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        assert (await check(sms, customer, created["id"], "1234"))["status"] == "expired"
+        found = (await sms.get("/v1/verifications?status=expired", headers=customer.headers)).json()
+        assert [v["id"] for v in found["data"]] == [created["id"]]
+
+    async def test_a_canceled_code_no_longer_works(self, sms, operator: Operator):
+        customer = operator.customer()
+        created = await create(sms, customer, code="1234")
+        response = await sms.post(f"/v1/verifications/{created['id']}/cancel", headers=customer.headers)
+        assert response.json()["status"] == "canceled"
+        assert (await check(sms, customer, created["id"], "1234"))["status"] == "canceled"
+        again = await sms.post(f"/v1/verifications/{created['id']}/cancel", headers=customer.headers)
+        assert again.status_code == 409
+
+    async def test_a_resend_sends_the_same_code_up_to_the_limit(self, sms, db, operator: Operator):
+        customer = operator.customer(balance=1000, price=20)
+        created = await create(sms, customer)
+        for sends in range(2, 6):
+            response = await sms.post(f"/v1/verifications/{created['id']}/resend", headers=customer.headers)
+            assert response.status_code == 200, response.text
+            assert response.json()["sends"] == sends
+        codes = await codes_received(sms, db, customer, created["id"], count=5)
+        assert len(set(codes)) == 1
+        refused = await sms.post(f"/v1/verifications/{created['id']}/resend", headers=customer.headers)
+        assert (refused.status_code, refused.json()["code"]) == (409, "max_sends_reached")
+        assert operator.account(customer.account.id).balance == 900  # five SMS
+        assert (await check(sms, customer, created["id"], codes[0]))["status"] == "approved"
+
+
+class TestRefusals:
+    async def test_bad_requests_change_nothing(self, sms, db, operator: Operator):
+        customer = operator.customer(balance=1000)
+        cases = [
+            ({"to": "+971501234567"}, 403, "country_not_allowed"),
+            ({"channels": ["whatsapp"]}, 422, "channel_unavailable"),
+            ({"channels": ["sms", "sms"]}, 422, "channel_unavailable"),
+            ({"code": "12a4"}, 422, "invalid_request"),
+            ({"code_length": 3}, 422, "invalid_request"),
+            ({"to": "12"}, 422, "invalid_request"),
+            ({"sender": "Nobody"}, 422, "unknown_sender"),
+            ({"brand": "{code}"}, 422, "invalid_request"),
+        ]
+        for fields, status, code in cases:
+            body = {"to": NUMBER, "sender": "Qasid", **fields}
+            response = await sms.post("/v1/verifications", json=body, headers=customer.headers)
+            assert (response.status_code, response.json()["code"]) == (status, code), fields
+        poor = operator.customer(balance=5, price=20, name="poor")
+        response = await sms.post(
+            "/v1/verifications", json={"to": NUMBER, "sender": "Qasid"}, headers=poor.headers
+        )
+        assert response.status_code == 402
+        with db.read() as conn:
+            assert conn.execute(select(verifications.c.id)).all() == []
+        assert operator.account(customer.account.id).balance == 1000
+        assert operator.account(poor.account.id).balance == 5
+
+    async def test_others_cannot_see_or_check_a_verification(self, sms, operator: Operator):
+        owner, other = operator.customer(name="owner"), operator.customer(name="other")
+        created = await create(sms, owner, code="1234")
+        assert (await sms.get(f"/v1/verifications/{created['id']}", headers=other.headers)).status_code == 404
+        assert (await check(sms, other, created["id"], "1234", status=404))["code"] == "not_found"
+        assert (await check(sms, owner, "ver_nonsense", "1234", status=404))["code"] == "not_found"
+
+
+class TestLimits:
+    async def test_one_pending_code_per_number_until_it_is_thirty_seconds_old(self, sms, operator: Operator):
+        customer = operator.customer()
+        first = await create(sms, customer)
+        refused = await sms.post(
+            "/v1/verifications", json={"to": NUMBER, "sender": "Qasid"}, headers=customer.headers
+        )
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "active_verification_exists"
+        assert refused.json()["verification_id"] == first["id"]
+        assert 1 <= int(refused.headers["Retry-After"]) <= 30
+        other = await create(sms, customer, to="+9647700000002")  # another number is not held back
+        assert other["status"] == "pending"
+
+    async def test_each_limit_answers_with_its_own_code_and_a_retry_after(
+        self, fast_settings, db, operator: Operator
+    ):
+        cases = [
+            ({"otp_active_grace_seconds": 0, "otp_number_window_limit": 2}, 2, "number_rate_limited", 30),
+            (
+                {"otp_active_grace_seconds": 0, "otp_number_window_limit": 10, "otp_number_daily_limit": 3},
+                3,
+                "daily_limit_reached",
+                86400,
+            ),
+            ({"otp_account_active_limit": 2}, 2, "active_verifications_limit", 600),
+        ]
+        for index, (limits, allowed, code, longest) in enumerate(cases):
+            app, lifespan = gateway_with(fast_settings, **limits)
+            async with lifespan, AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+                await running_simulator(app, db, name=f"sim{index}")
+                customer = operator.customer(name=code)
+                numbers = [NUMBER] * allowed if code != "active_verifications_limit" else [
+                    f"+96477000000{n:02d}" for n in range(10, 10 + allowed)
+                ]  # fmt: skip
+                for to in numbers:
+                    await create(http, customer, to=to)
+                refused = await http.post(
+                    "/v1/verifications", json={"to": numbers[0], "sender": "Qasid"}, headers=customer.headers
+                )
+                assert (refused.status_code, refused.json()["code"]) == (429, code)
+                assert 1 <= int(refused.headers["Retry-After"]) <= longest
+                assert refused.json()["retry_after"] == int(refused.headers["Retry-After"])
+
+    async def test_a_newer_code_for_the_number_replaces_an_older_pending_one(
+        self, fast_settings, db, operator: Operator
+    ):
+        app, lifespan = gateway_with(fast_settings, otp_active_grace_seconds=0)
+        async with lifespan, AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            await running_simulator(app, db)
+            customer = operator.customer()
+            first = await create(http, customer, code="1111")
+            await create(http, customer, code="2222")
+            assert (await check(http, customer, first["id"], "1111"))["status"] == "canceled"
+
+
+class TestSearch:
+    async def test_search_by_number_status_and_time_a_page_at_a_time(self, sms, operator: Operator):
+        customer = operator.customer(balance=10_000)
+        made = [await create(sms, customer, to=f"+96477000000{n:02d}") for n in range(10, 15)]
+        await check(sms, customer, made[0]["id"], "not-it")
+        page = (await sms.get("/v1/verifications?limit=2", headers=customer.headers)).json()
+        assert [v["id"] for v in page["data"]] == [made[4]["id"], made[3]["id"]]
+        rest = (
+            await sms.get(
+                f"/v1/verifications?limit=10&cursor={page['next_cursor']}", headers=customer.headers
+            )
+        ).json()
+        assert [v["id"] for v in rest["data"]] == [m["id"] for m in reversed(made[:3])]
+        assert rest["next_cursor"] is None
+        one = (await sms.get("/v1/verifications?to=07700000012", headers=customer.headers)).json()
+        assert [v["id"] for v in one["data"]] == [made[2]["id"]]
+        pending = (await sms.get("/v1/verifications?status=pending", headers=customer.headers)).json()
+        assert len(pending["data"]) == 5
+        later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        none = (
+            await sms.get("/v1/verifications", params={"created_after": later}, headers=customer.headers)
+        ).json()
+        assert none["data"] == []
+        bad = await sms.get("/v1/verifications?cursor=zzz", headers=customer.headers)
+        assert bad.status_code == 422
