@@ -35,6 +35,7 @@ from qasid.messages.reports import WriterReportSink
 from qasid.messages.service import MessageService
 from qasid.migrations import pending
 from qasid.otp.codes import CodeBook
+from qasid.otp.fallback import FallbackPolicy
 from qasid.otp.service import VerificationService
 from qasid.outbox.maintenance import Beat, RegisterWorker, StopWorker
 from qasid.outbox.records import RetryPolicy
@@ -76,6 +77,7 @@ class Worker:
             report_grace=timedelta(seconds=settings.report_grace_seconds),
             retry=RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds),
             codes=codes,
+            fallback=FallbackPolicy(settings),
         )
         self.last_beat: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     otp_account_active_limit: int = Field(
         default=10_000, ge=1, description="pending verifications one account may have at once"
     )
+    otp_channel_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a verification's channel has to deliver the code before the next "
+        "channel of the workflow sends it (sooner when the channel reports a failure)",
+    )
     otp_default_channels: str = Field(
         default="sms", description="the workflow when a request names none: channels, comma separated"
     )

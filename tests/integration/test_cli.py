@@ -238,6 +238,25 @@ class TestConnectorsAndRoutes:
         assert "coding" in qasid("connectors", "add", "smpp", "y", "--host", "h", "--system-id", "q",
                                  "--password", "p", "--default-data-coding", "8", ok=False)  # fmt: skip
 
+    def test_whatsapp_and_telegram_connectors_keep_every_secret_out_of_sight(self, settings):
+        qasid("connectors", "add", "whatsapp", "wa", "--phone-number-id", "1234567890", "--token", "watok",
+              "--app-secret", "wasecret", "--verify-token", "wavt")  # fmt: skip
+        qasid("connectors", "add", "telegram", "tg", "--token", "tgtok",
+              "--callback-url", "https://gw.example/webhooks/telegram/tg")  # fmt: skip
+        assert (
+            qasid("routes", "add", "--connector", "wa").strip().startswith("rte_")
+        )  # channel from the connector
+        own = '{"acc_1": {"phone_number_id": "5550001", "token": "acctok", "template": "acme_otp"}}'
+        shown = qasid("connectors", "set", "wa", f"accounts={own}")
+        listed = qasid("connectors", "list") + qasid("routes", "list")
+        for secret in ("watok", "wasecret", "wavt", "tgtok", "acctok"):
+            assert secret not in shown + listed
+        assert '"phone_number_id":"5550001"' in shown
+        assert "whatsapp" in qasid("routes", "list")
+        refused = qasid("connectors", "add", "whatsapp", "bad", "--phone-number-id", "x", "--token", "t",
+                        "--app-secret", "s", "--verify-token", "v", ok=False)  # fmt: skip
+        assert "phone_number_id" in refused
+
 
 class TestSimulatorInbox:
     async def test_the_inbox_shows_what_reached_the_phones(self, gateway, operator, db):

@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from qasid.api import ops, v1
+from qasid.api import ops, v1, webhooks
 from qasid.api.middleware import RequestIdMiddleware
 from qasid.api.openapi import openapi_config
 from qasid.api.problems import (
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, role: str = "serve") -> Lite
             gc.unfreeze()
 
     return Litestar(
-        route_handlers=[v1.router, describe_problem, *ops.handlers],
+        route_handlers=[v1.router, describe_problem, *ops.handlers, *webhooks.handlers],
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
         openapi_config=openapi_config(),

@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class OneTimeCode:
+    """A verification's code, for channels that deliver a code rather than a text (WhatsApp's
+    authentication templates, Telegram's Gateway API). ``Outbound.text`` holds it too, rendered."""
+
+    code: str
+    locale: str  # en | ar | ku
+    brand: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Outbound:
     message_id: str
     account_id: str
@@ -36,6 +47,7 @@ class Outbound:
     encoding: str  # gsm7 | ucs2
     parts: tuple[str, ...]  # the text as it is split into message parts
     expires_at: datetime
+    code: OneTimeCode | None = None  # set when the message carries a verification's code
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,12 @@ class ConnectorKind:
 
 _KINDS: dict[str, ConnectorKind] = {}
 # The kinds that ship with Qasid; each module registers its kind when imported.
-BUILTIN = ("qasid.channels.simulator.connector", "qasid.channels.smpp.connector")
+BUILTIN = (
+    "qasid.channels.simulator.connector",
+    "qasid.channels.smpp.connector",
+    "qasid.channels.whatsapp.connector",
+    "qasid.channels.telegram.connector",
+)
 
 
 def register(kind: ConnectorKind) -> None:
@@ -67,9 +72,16 @@ def config_for(kind: str, raw: str | bytes | dict[str, Any]) -> msgspec.Struct:
 
 
 def shown(kind: str, config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` as it may be printed: the kind's secret fields masked."""
+    """``config`` as it may be printed: the kind's secret fields masked, at any depth (a WhatsApp
+    connector's per-account tokens too)."""
     secrets = kind_of(kind).secrets if kind in kinds() else ()
-    return {name: "********" if name in secrets and value else value for name, value in config.items()}
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: "********" if k in secrets and v else masked(v) for k, v in value.items()}
+        return value
+
+    return masked(config)  # type: ignore[no-any-return]
 
 
 def build(kind: str, connector_id: str, name: str, config: msgspec.Struct, context: Context) -> Connector:

@@ -99,6 +99,52 @@ def add_smpp(
     typer.echo(record.id)
 
 
+@add.command("whatsapp")
+def add_whatsapp(
+    name: str,
+    *,
+    phone_number_id: Annotated[str, typer.Option(help="the WhatsApp Business number's id")],
+    token: Annotated[str, typer.Option(prompt=True, hide_input=True, help="a system user's access token")],
+    app_secret: Annotated[str, typer.Option(prompt=True, hide_input=True, help="checks status webhooks")],
+    verify_token: Annotated[str, typer.Option(prompt=True, hide_input=True, help="for Meta's handshake")],
+    template: Annotated[str, typer.Option(help="the authentication template's name")] = "qasid_otp",
+    api_version: Annotated[str, typer.Option(help="Graph API version")] = "v21.0",
+    base_url: Annotated[str, typer.Option(help="Graph API address")] = "https://graph.facebook.com",
+) -> None:
+    """WhatsApp Cloud API: verification codes by authentication template (docs/verifications.md).
+    Point the app's webhook at /webhooks/whatsapp/NAME. Secrets are asked for, stored, never shown."""
+    config = {
+        "phone_number_id": phone_number_id, "token": token, "app_secret": app_secret,
+        "verify_token": verify_token, "template": template, "api_version": api_version, "base_url": base_url,
+    }  # fmt: skip
+    with transaction() as conn:
+        record = service.add_connector(conn, "whatsapp", name, config, now())
+    typer.echo(record.id)
+
+
+@add.command("telegram")
+def add_telegram(
+    name: str,
+    *,
+    token: Annotated[str, typer.Option(prompt=True, hide_input=True, help="the Gateway API token")],
+    callback_url: Annotated[
+        str | None, typer.Option(help="this gateway's public /webhooks/telegram/NAME, for delivery reports")
+    ] = None,
+    check_send_ability: Annotated[bool, typer.Option(help="ask checkSendAbility before each send")] = False,
+    sender_username: Annotated[str | None, typer.Option(help="a channel or bot to send from")] = None,
+    base_url: Annotated[str, typer.Option(help="Gateway API address")] = "https://gatewayapi.telegram.org/",
+) -> None:
+    """Telegram Gateway API: verification codes from Telegram's Verification Codes account
+    (docs/verifications.md). The token is asked for, stored, never shown."""
+    config = {
+        "token": token, "callback_url": callback_url, "check_send_ability": check_send_ability,
+        "sender_username": sender_username, "base_url": base_url,
+    }  # fmt: skip
+    with transaction() as conn:
+        record = service.add_connector(conn, "telegram", name, config, now())
+    typer.echo(record.id)
+
+
 @connectors.command("set")
 def set_connector(
     connector: Annotated[str, typer.Argument(help="name or id")],
@@ -172,7 +218,9 @@ def list_kinds() -> None:
 def add_route(
     *,
     connector: Annotated[str, typer.Option(help="connector name or id")],
-    channel: Annotated[str, typer.Option(help="sms")] = "sms",
+    channel: Annotated[
+        str | None, typer.Option(help="sms, whatsapp or telegram; default: what the connector carries")
+    ] = None,
     country: Annotated[str, typer.Option(help="ISO 3166 alpha-2, or *")] = ANY,
     operator: Annotated[str, typer.Option(help="operator (asiacell, zain, korek...), or *")] = ANY,
     prefix: Annotated[str, typer.Option(help="digits the international number starts with")] = "",
@@ -180,6 +228,7 @@ def add_route(
 ) -> None:
     """Send matching messages through CONNECTOR."""
     with transaction() as conn:
+        channel = channel or service.require_connector(conn, connector).channel
         route = service.add_route(
             conn, connector, now(), channel=channel, country=country, operator=operator, prefix=prefix,
             priority=priority,

@@ -29,7 +29,7 @@ from typing import Self
 import structlog
 from sqlalchemy import Connection, RowMapping
 
-from qasid.channels.base import Connector, Outbound, PermanentError, TransientError
+from qasid.channels.base import Connector, OneTimeCode, Outbound, PermanentError, TransientError
 from qasid.db.writer import GroupCommitWriter, WriteOp
 from qasid.domain.encoding import split
 from qasid.domain.phone import mask
@@ -40,6 +40,7 @@ from qasid.messages.reports import apply_held, settle
 from qasid.messages.repository import MessageRepository
 from qasid.metrics import DISPATCH_LATENCY, DISPATCHED, FINAL_STATES, RETRIED
 from qasid.otp.codes import PLACEHOLDER, CodeBook
+from qasid.otp.fallback import FallbackPolicy, fall_back
 from qasid.outbox.records import Job, JobKind, RetryPolicy
 from qasid.outbox.repository import JobRepository
 
@@ -112,7 +113,16 @@ class Dropped:
     job_id: int
 
 
-Outcome = Sent | Retry | Ended | Dropped
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """A verification's code was not delivered on this message's channel: try the next one."""
+
+    job_id: int
+    message_id: str
+    policy: FallbackPolicy
+
+
+Outcome = Sent | Retry | Ended | Dropped | Fallback
 
 
 @dataclass(slots=True)
@@ -130,7 +140,9 @@ class RecordDispatch(WriteOp[None]):
         _record_ended(conn, [o for o in outcomes if isinstance(o, Ended)], now)
         retries = [o for o in outcomes if isinstance(o, Retry)]
         JobRepository(conn).release([(o.job_id, o.run_at, o.attempts, o.error) for o in retries])
-        JobRepository(conn).delete([o.job_id for o in outcomes if isinstance(o, Dropped)])
+        JobRepository(conn).delete([o.job_id for o in outcomes if isinstance(o, Dropped | Fallback)])
+        for fallback in (o for o in outcomes if isinstance(o, Fallback)):
+            fall_back(conn, fallback.message_id, now, fallback.policy)
         return [None] * len(ops)
 
 
@@ -191,7 +203,9 @@ class Dispatcher:
         report_grace: timedelta = timedelta(minutes=10),
         retry: RetryPolicy | None = None,
         codes: CodeBook | None = None,
+        fallback: FallbackPolicy | None = None,
     ) -> None:
+        self.fallback = fallback
         self.writer = writer
         self.codes = codes  # opens verification codes (qasid.otp.codes)
         self.worker_id = worker_id
@@ -280,17 +294,23 @@ class Dispatcher:
         if message is None:
             return Dropped(job.id)
         status = MessageStatus(message["status"])
-        if job.kind == JobKind.EXPIRE:
-            if status == MessageStatus.SENT:
-                detail = "no delivery report before the validity ran out"
-                return Ended(job.id, message["id"], MessageStatus.EXPIRED, None, detail, was_sent=True)
-            return Dropped(job.id)
+        if job.kind != JobKind.DISPATCH:
+            return self._follow_up(job, message, status)
         if status not in NOT_YET_SENT:
             return Dropped(job.id)
         if now >= message["expires_at"]:
             detail = "the validity ran out before it could be sent"
             return Ended(job.id, message["id"], MessageStatus.EXPIRED, "EXPIRED", detail, was_sent=False)
         return await self._submit(item, now)
+
+    def _follow_up(self, job: Job, message: RowMapping, status: MessageStatus) -> Outcome:
+        """An expiry job (a sent message never reported on) or a verification's fallback job."""
+        if job.kind == JobKind.FALLBACK and status != MessageStatus.DELIVERED and self.fallback is not None:
+            return Fallback(job.id, message["id"], self.fallback)
+        if job.kind == JobKind.EXPIRE and status == MessageStatus.SENT:
+            detail = "no delivery report before the validity ran out"
+            return Ended(job.id, message["id"], MessageStatus.EXPIRED, None, detail, was_sent=True)
+        return Dropped(job.id)
 
     async def _submit(self, item: Claimed, now: datetime) -> Outcome:
         message = item.message
@@ -344,11 +364,13 @@ class Dispatcher:
 
 
 def _outbound(message: RowMapping, codes: CodeBook | None) -> Outbound:
-    text = message["body"]
+    text, code = message["body"], None
     if message["verification_id"] is not None:  # the code goes in only now, on its way out
         if codes is None or message["code_seal"] is None:
             raise RuntimeError("a verification message needs the code book and its sealed code")
-        text = text.replace(PLACEHOLDER, codes.open(message["verification_id"], message["code_seal"]))
+        opened = codes.open(message["verification_id"], message["code_seal"])
+        text = text.replace(PLACEHOLDER, opened)
+        code = OneTimeCode(opened, message["code_locale"], message["code_brand"], message["code_expires_at"])
     return Outbound(
         message_id=message["id"],
         account_id=message["account_id"],
@@ -358,4 +380,5 @@ def _outbound(message: RowMapping, codes: CodeBook | None) -> Outbound:
         encoding=message["encoding"],
         parts=tuple(split(text)),
         expires_at=message["expires_at"],
+        code=code,
     )

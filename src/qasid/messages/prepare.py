@@ -8,7 +8,7 @@ by ``AcceptSend`` (``messages.accept``) in the group commit, which also takes th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import msgspec
@@ -32,6 +32,8 @@ from qasid.messages.schemas import AcceptedMessage, InvalidRecipient, SendMessag
 from qasid.senders import service as senders
 from qasid.senders.records import SenderStatus
 from qasid.settings import Settings
+
+_NAMES = {Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp", Channel.TELEGRAM: "Telegram"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +74,14 @@ def prepare_send(
     *,
     idempotency: tuple[str, str] | None = None,
     request_id: str | None = None,
+    channel: Channel = Channel.SMS,
 ) -> PreparedSend:
     """``idempotency`` is the request's key and ``request_hash``, when it has a key; ``request_id``
-    is kept on the batch for the logs."""
+    is kept on the batch for the logs. A WhatsApp or Telegram message (a verification's code) is one
+    part whatever its length, priced at the channel's price."""
     info = _check_text(request.text, settings)
+    if channel != Channel.SMS:
+        info = replace(info, segments=1)
     sender = _check_sender(request.sender, catalog)
     expires_at = _check_timing(request, settings, now)
     numbers = [request.to] if isinstance(request.to, str) else request.to
@@ -86,7 +92,7 @@ def prepare_send(
                 {"field": "to", "message": f"{len(numbers)} recipients; at most {settings.max_recipients}"}
             ],
         )
-    recipients, invalid, duplicates = _resolve(numbers, caller, catalog.prices, info)
+    recipients, invalid, duplicates = _resolve(numbers, caller, catalog.prices, info, channel)
     if not recipients:
         raise NoValidRecipients(
             "none of the recipients can be sent to", invalid=[msgspec.to_builtins(i) for i in invalid]
@@ -103,6 +109,7 @@ def prepare_send(
         now=now,
         idempotency=idempotency,
         request_id=request_id,
+        channel=channel,
     )
 
 
@@ -159,7 +166,7 @@ def _check_timing(request: SendMessageRequest, settings: Settings, now: datetime
 
 
 def _resolve(
-    numbers: list[str], caller: Caller, prices: PriceList, info: TextInfo
+    numbers: list[str], caller: Caller, prices: PriceList, info: TextInfo, channel: Channel
 ) -> tuple[list[tuple[Recipient, int]], list[InvalidRecipient], int]:
     """Parse, deduplicate and price every recipient; refusals are kept with their reason."""
     accepted: list[tuple[Recipient, int]] = []
@@ -175,10 +182,11 @@ def _resolve(
             duplicates += 1
             continue
         seen.add(parsed.e164)
-        unit = prices.price(parsed.country, parsed.operator, Channel.SMS)
+        unit = prices.price(parsed.country, parsed.operator, channel)
         if unit is None:
             where = f"{parsed.country}/{parsed.operator or 'unknown operator'}"
-            invalid.append(InvalidRecipient(to=raw, reason="no_price", detail=f"no SMS price for {where}"))
+            detail = f"no {_NAMES[channel]} price for {where}"
+            invalid.append(InvalidRecipient(to=raw, reason="no_price", detail=detail))
             continue
         accepted.append((parsed, unit * info.segments))
     return accepted, invalid, duplicates
@@ -197,6 +205,7 @@ def _build(
     now: datetime,
     idempotency: tuple[str, str] | None,
     request_id: str | None,
+    channel: Channel,
 ) -> PreparedSend:
     now_ms = int(now.timestamp() * 1000)
     batch_id = ids.new_id("bat", now_ms)
@@ -221,7 +230,7 @@ def _build(
     batch = BatchRow(
         id=batch_id,
         account_id=caller.account_id,
-        channel=Channel.SMS.value,
+        channel=channel.value,
         sender=sender,
         body=request.text,
         encoding=encoding,

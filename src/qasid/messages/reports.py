@@ -151,7 +151,11 @@ def settle(conn: Connection, finals: dict[str, MessageStatus], now: datetime, *,
         reason = {m: f"ended {finals[m].value}" for m in refunded}
         refunds = [Refund(r["account_id"], r["id"], r["batch_id"], r["price"], reason[r["id"]]) for r in rows]
         refund_many(conn, refunds, now)
-    JobRepository(conn).delete_for_messages(list(finals))
+    jobs = JobRepository(conn)
+    jobs.delete_for_messages(list(finals))
+    # A verification's code that did not arrive needs the next channel now, not at its timeout. (One
+    # that arrived keeps its fallback job, which finds the message delivered and ends.)
+    jobs.expedite_fallbacks([m for m, status in finals.items() if status != MessageStatus.DELIVERED], now)
 
 
 class WriterReportSink:

@@ -71,6 +71,9 @@ _DISPATCH_VIEW = select(
     batches.c.created_at,
     batches.c.verification_id,
     verifications.c.code_seal,  # a verification's code, sealed (qasid.otp.codes)
+    verifications.c.locale.label("code_locale"),
+    verifications.c.brand.label("code_brand"),
+    verifications.c.expires_at.label("code_expires_at"),
 ).select_from(
     messages.join(batches, batches.c.id == messages.c.batch_id).outerjoin(
         verifications, verifications.c.id == batches.c.verification_id

@@ -81,11 +81,19 @@ class MessageService:
         *,
         idempotency: tuple[str, str] | None = None,
         request_id: str | None = None,
+        channel: Channel = Channel.SMS,
     ) -> PreparedSend:
         """The rows a send would write, decided from the account's cached prices and senders."""
         catalog = await self._catalog(caller)
         return prepare_send(
-            caller, catalog, request, self.settings, now, idempotency=idempotency, request_id=request_id
+            caller,
+            catalog,
+            request,
+            self.settings,
+            now,
+            idempotency=idempotency,
+            request_id=request_id,
+            channel=channel,
         )
 
     def _stored_answer(self, account_id: str, key: str, digest: str) -> SendOutcome | QasidError | None:

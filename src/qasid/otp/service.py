@@ -22,6 +22,7 @@ from sqlalchemy import Connection, RowMapping, select
 
 from qasid.accounts.records import Caller
 from qasid.accounts.repository import AccountRepository
+from qasid.billing.records import Channel
 from qasid.cache import TTLCache
 from qasid.db import Database
 from qasid.db.writer import GroupCommitWriter, WriteOp
@@ -48,6 +49,7 @@ from qasid.metrics import ACCEPTED
 from qasid.models import routes
 from qasid.otp import texts
 from qasid.otp.codes import PLACEHOLDER, CodeBook
+from qasid.otp.fallback import FallbackPolicy, schedule
 from qasid.otp.repository import PENDING, VerificationFilter, VerificationRepository, supersede
 from qasid.otp.schemas import (
     CheckRecord,
@@ -132,6 +134,7 @@ class CreateVerification(WriteOp[Verification]):
     prepared: PreparedSend
     limits: Limits
     supplied_code: str | None
+    policy: FallbackPolicy
 
     kind = "verification"
 
@@ -153,7 +156,9 @@ def _create(conn: Connection, op: CreateVerification) -> Verification | QasidErr
     supersede(conn, replaced, now)
     repo = VerificationRepository(conn)
     repo.insert(row)
-    repo.add_send(row["id"], row["channel"], op.prepared.messages[0].id, now)
+    message_id = op.prepared.messages[0].id
+    repo.add_send(row["id"], row["channel"], message_id, now)
+    schedule(conn, message_id, row["channels"].split(","), row["channel"], now, policy=op.policy)
     return _shape(row, now, code=op.supplied_code)
 
 
@@ -224,6 +229,7 @@ class ResendVerification(WriteOp[None]):
     verification_id: str
     prepared: PreparedSend
     now: datetime
+    policy: FallbackPolicy
 
     kind = "verification_resend"
 
@@ -247,7 +253,9 @@ def _resend(conn: Connection, op: ResendVerification) -> QasidError | None:
     if isinstance(outcome, QasidError):
         return outcome
     repo.set(row["id"], op.now, sends=row["sends"] + 1)
-    repo.add_send(row["id"], row["channel"], op.prepared.messages[0].id, op.now)
+    message_id = op.prepared.messages[0].id
+    repo.add_send(row["id"], row["channel"], message_id, op.now)
+    schedule(conn, message_id, row["channels"].split(","), row["channel"], op.now, policy=op.policy)
     return None
 
 
@@ -285,6 +293,7 @@ class VerificationService:
     ) -> None:
         self.db, self.writer, self.settings, self.messages, self.codes = db, writer, settings, messages, codes
         self.limits = Limits.from_settings(settings)
+        self.policy = FallbackPolicy(settings)
         self._channels: TTLCache[str, frozenset[str]] = TTLCache(settings.cache_seconds)
 
     async def create(self, caller: Caller, request: CreateVerificationRequest) -> Verification:
@@ -303,7 +312,14 @@ class VerificationService:
         )
         verification_id = ids.new_id("ver", int(now.timestamp() * 1000))
         prepared = await self._prepare(
-            caller, recipient.e164, request.sender, body, code_length=len(code), ttl=ttl, now=now
+            caller,
+            recipient.e164,
+            request.sender,
+            body,
+            channel=channels[0],
+            code_length=len(code),
+            ttl=ttl,
+            now=now,
         )
         row = {
             "id": verification_id,
@@ -330,7 +346,9 @@ class VerificationService:
             "updated_at": now,
         }
         prepared.batch = prepared.batch._replace(verification_id=verification_id)
-        created = await self.writer.submit(CreateVerification(row, prepared, self.limits, request.code))
+        created = await self.writer.submit(
+            CreateVerification(row, prepared, self.limits, request.code, self.policy)
+        )
         self._accepted()
         return created
 
@@ -359,12 +377,15 @@ class VerificationService:
             row["recipient"],
             row["sender"],
             body,
+            channel=row["channel"],
             code_length=row["code_length"],
             ttl=remaining,
             now=now,
         )
         prepared.batch = prepared.batch._replace(verification_id=verification_id)
-        await self.writer.submit(ResendVerification(caller.account_id, verification_id, prepared, now))
+        await self.writer.submit(
+            ResendVerification(caller.account_id, verification_id, prepared, now, self.policy)
+        )
         self._accepted()
         return await self.get(caller, verification_id)
 
@@ -409,13 +430,22 @@ class VerificationService:
         return channels
 
     async def _prepare(
-        self, caller: Caller, to: str, sender: str, body: str, *, code_length: int, ttl: int, now: datetime
+        self,
+        caller: Caller,
+        to: str,
+        sender: str,
+        body: str,
+        *,
+        channel: str,
+        code_length: int,
+        ttl: int,
+        now: datetime,
     ) -> PreparedSend:
-        """The SMS that carries the code: priced and counted with digits where ``{code}`` stands."""
+        """The message that carries the code: priced and counted with digits where ``{code}`` stands."""
         counted = body.replace(PLACEHOLDER, "0" * code_length)
         validity = max(self.settings.min_validity_seconds, ttl)
         request = SendMessageRequest(to=to, text=counted, sender=sender, validity=validity)
-        prepared = await self.messages.prepare(caller, request, now)
+        prepared = await self.messages.prepare(caller, request, now, channel=Channel(channel))
         prepared.batch = prepared.batch._replace(body=body)
         return prepared
 

@@ -11,6 +11,7 @@ from enum import StrEnum
 class JobKind(StrEnum):
     DISPATCH = "dispatch"  # hand a message to a connector
     EXPIRE = "expire"  # end a sent message that was never reported on
+    FALLBACK = "fallback"  # a verification's code was not delivered in time: try the next channel
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,9 +63,27 @@ class JobRepository:
             self.conn.exec_driver_sql(f"DELETE FROM jobs WHERE {condition}", params)  # noqa: S608 - fixed text
 
     def delete_for_messages(self, message_ids: Sequence[str]) -> None:
+        """The messages' jobs, except fallbacks: a message that ends is what a fallback waits for."""
         if message_ids:
             condition, params = one_of(self.conn, jobs.c.message_id, message_ids)
-            self.conn.exec_driver_sql(f"DELETE FROM jobs WHERE {condition}", params)  # noqa: S608 - fixed text
+            self.conn.exec_driver_sql(
+                f"DELETE FROM jobs WHERE {condition} AND kind <> '{JobKind.FALLBACK.value}'",  # noqa: S608 - fixed text
+                params,
+            )
+
+    def expedite_fallbacks(self, message_ids: Sequence[str], now: datetime) -> None:
+        """The messages' waiting fallback jobs become due now."""
+        if message_ids:
+            self.conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.message_id.in_(message_ids),
+                    jobs.c.kind == JobKind.FALLBACK.value,
+                    jobs.c.claimed_by.is_(None),
+                    jobs.c.run_at > now,
+                )
+                .values(run_at=now)
+            )
 
     def release_claims_of(self, worker_ids: Sequence[str]) -> int:
         """Jobs held by these (dead or stopping) workers go back to the queue as they were."""

@@ -1,0 +1,151 @@
+"""Status callbacks from providers: WhatsApp Cloud API webhooks and Telegram Gateway reports.
+
+Each connector has its own address, named after it: ``/webhooks/whatsapp/{connector}`` (give Meta
+this URL and the connector's ``verify_token``) and ``/webhooks/telegram/{connector}`` (the Telegram
+connector's ``callback_url``). A callback is believed only with a good signature: WhatsApp's
+``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body keyed by the app secret) or Telegram's
+``X-Request-Timestamp`` and ``X-Request-Signature`` (HMAC-SHA256 of ``timestamp + "\\n" + body``
+keyed by SHA-256 of the API token), checked in constant time; anything else is a 401 and changes
+nothing. Good ones become delivery reports, applied through the group commit before the answer, so
+a provider that hears 200 can forget the callback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import structlog
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+
+from qasid.api.deps import services
+from qasid.channels import registry
+from qasid.channels.base import DeliveryReport
+from qasid.domain.states import MessageStatus
+from qasid.messages.reports import WriterReportSink
+from qasid.routing.records import ConnectorRecord
+from qasid.routing.repository import RoutingRepository
+
+log = structlog.get_logger(__name__)
+MAX_CLOCK_SKEW = 300  # seconds a Telegram callback's timestamp may be off
+_WHATSAPP = {
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.DELIVERED,
+    "failed": MessageStatus.UNDELIVERED,
+}
+_TELEGRAM = {
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.DELIVERED,
+    "expired": MessageStatus.EXPIRED,
+    "revoked": MessageStatus.UNDELIVERED,
+}
+
+
+def _text(status: int, text: str) -> Response[str]:
+    return Response(text, status_code=status, media_type="text/plain")
+
+
+async def _connector(
+    request: Request[Any, Any, Any], kind: str, name: str
+) -> tuple[ConnectorRecord, Any] | None:
+    db = services(request).db
+
+    def load() -> ConnectorRecord | None:
+        with db.read() as conn:
+            return RoutingRepository(conn).connector(name)
+
+    record = await to_thread.run_sync(load)
+    if record is None or record.kind != kind:
+        return None
+    return record, registry.config_for(kind, record.config)
+
+
+@get("/webhooks/whatsapp/{connector:str}", include_in_schema=False)
+async def whatsapp_handshake(request: Request[Any, Any, Any], connector: FromPath[str]) -> Response[str]:
+    """Meta's subscription check: echo ``hub.challenge`` when ``hub.verify_token`` is ours."""
+    found = await _connector(request, "whatsapp", connector)
+    params = request.query_params
+    if found is None:
+        return _text(404, "no such connector")
+    token = str(params.get("hub.verify_token", ""))
+    if params.get("hub.mode") != "subscribe" or not hmac.compare_digest(token, found[1].verify_token):
+        return _text(403, "verify token mismatch")
+    return _text(200, str(params.get("hub.challenge", "")))
+
+
+@post("/webhooks/whatsapp/{connector:str}", include_in_schema=False, status_code=200)
+async def whatsapp_status(request: Request[Any, Any, Any], connector: FromPath[str]) -> Response[str]:
+    found = await _connector(request, "whatsapp", connector)
+    if found is None:
+        return _text(404, "no such connector")
+    record, config = found
+    body = await request.body()
+    expected = "sha256=" + hmac.new(config.app_secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(request.headers.get("x-hub-signature-256", ""), expected):
+        log.warning("whatsapp webhook with a bad signature refused", connector=record.name)
+        return _text(401, "bad signature")
+    try:
+        payload = msgspec.json.decode(body)
+        statuses = [
+            status
+            for entry in payload.get("entry", [])
+            for change in entry.get("changes", [])
+            for status in change.get("value", {}).get("statuses", [])
+        ]
+    except (msgspec.DecodeError, AttributeError, TypeError):
+        return _text(400, "not a WhatsApp webhook")
+    now = datetime.now(UTC)
+    reports = []
+    for status in statuses:
+        moved = _WHATSAPP.get(str(status.get("status")))
+        if moved is None or not status.get("id"):
+            continue  # "sent" says what the submit already said
+        errors = status.get("errors") or [{}]
+        code = (
+            str(errors[0].get("code"))
+            if moved == MessageStatus.UNDELIVERED and errors[0].get("code")
+            else None
+        )
+        raw = msgspec.json.encode(status).decode()
+        reports.append(DeliveryReport(record.id, str(status["id"]), moved, code, raw, now))
+    await WriterReportSink(services(request).writer).deliver(reports)
+    return _text(200, "ok")
+
+
+@post("/webhooks/telegram/{connector:str}", include_in_schema=False, status_code=200)
+async def telegram_status(request: Request[Any, Any, Any], connector: FromPath[str]) -> Response[str]:
+    found = await _connector(request, "telegram", connector)
+    if found is None:
+        return _text(404, "no such connector")
+    record, config = found
+    body = await request.body()
+    stamp = request.headers.get("x-request-timestamp", "")
+    key = hashlib.sha256(config.token.encode()).digest()
+    expected = hmac.new(key, stamp.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+    fresh = stamp.isdigit() and abs(time.time() - int(stamp)) <= MAX_CLOCK_SKEW
+    if not fresh or not hmac.compare_digest(request.headers.get("x-request-signature", ""), expected):
+        log.warning("telegram callback with a bad or stale signature refused", connector=record.name)
+        return _text(401, "bad signature")
+    try:
+        status = msgspec.json.decode(body)
+        request_id = str(status["request_id"])
+        delivery = str((status.get("delivery_status") or {}).get("status", ""))
+    except (msgspec.DecodeError, KeyError, TypeError, AttributeError):
+        return _text(400, "not a Telegram request status")
+    moved = _TELEGRAM.get(delivery)
+    if moved is not None:
+        code = None if moved == MessageStatus.DELIVERED else delivery.upper()
+        report = DeliveryReport(
+            record.id, request_id, moved, code, body.decode(errors="replace"), datetime.now(UTC)
+        )
+        await WriterReportSink(services(request).writer).deliver([report])
+    return _text(200, "ok")
+
+
+handlers = [whatsapp_handshake, whatsapp_status, telegram_status]

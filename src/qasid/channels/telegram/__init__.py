@@ -1,0 +1,1 @@
+"""Telegram Gateway API: verification codes sent by Telegram's Verification Codes account."""

@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API: verification codes as authentication template messages."""

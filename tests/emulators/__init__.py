@@ -1,0 +1,1 @@
+"""Local emulators of third-party messaging APIs, for tests."""

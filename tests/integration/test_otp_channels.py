@@ -1,0 +1,247 @@
+"""Verifications over WhatsApp and Telegram, and the fallback from one channel to the next.
+
+WhatsApp's Cloud API and Telegram's Gateway API cannot be reached from here: the connectors talk to
+faithful local emulators of their documented APIs (tests/emulators), which also send the signed
+status callbacks back into the gateway. SMS goes through the carrier simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
+
+from qasid.api.app import create_app
+from qasid.billing.records import Price
+from qasid.routing import service as routing
+from tests.emulators.telegram import TelegramGateway
+from tests.emulators.whatsapp import HttpRequest, HttpResponse, LocalHttpServer, WhatsAppCloud
+from tests.integration.test_verifications import check, codes_received, create
+from tests.support import Customer, Operator, running_simulator, wait_for
+
+TIMEOUT = 0.5  # seconds a channel has before the next one takes over, in these tests
+
+
+@asynccontextmanager
+async def forwarder(http: AsyncClient):
+    """A real HTTP address for callbacks that must come over the network (Telegram's), passing each
+    request on to the in-process gateway."""
+
+    async def forward(request: HttpRequest) -> HttpResponse:
+        answer = await http.request(
+            request.method, request.target, content=request.body, headers=request.headers
+        )
+        return HttpResponse(status=answer.status_code, body=answer.content)
+
+    async with LocalHttpServer(forward) as server:
+        yield server
+
+
+class Stack:
+    """The gateway with SMS (simulator), WhatsApp and Telegram connectors, and priced channels."""
+
+    def __init__(self, http, app, db, wa: WhatsAppCloud, tg: TelegramGateway, operator: Operator) -> None:
+        self.http, self.app, self.db, self.wa, self.tg, self.operator = http, app, db, wa, tg, operator
+
+    def customer(self) -> Customer:
+        customer = self.operator.customer(balance=10_000, price=20)
+        for channel, price in (("whatsapp", 30), ("telegram", 10)):
+            self.operator.set_price(Price(customer.account.id, "*", "*", channel, "IQD", price))
+        return customer
+
+    async def status(self, customer: Customer, verification_id: str) -> dict:
+        return (await self.http.get(f"/v1/verifications/{verification_id}", headers=customer.headers)).json()
+
+
+async def add_running(app, db, kind: str, name: str, config: dict) -> str:
+    now = datetime.now(UTC)
+    with db.write() as conn:
+        record = routing.add_connector(conn, kind, name, config, now)
+        routing.add_route(conn, record.id, now, channel=record.channel)
+    links = app.state.services.worker.links
+    await wait_for(lambda: record.id in links.running)
+    return record.id
+
+
+@pytest.fixture
+async def stack(fast_settings, db, operator: Operator):
+    settings = fast_settings.model_copy(update={"otp_channel_timeout_seconds": TIMEOUT})
+    app = create_app(settings, role="serve")
+    async with (
+        LifespanManager(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://qasid.test") as http,
+        WhatsAppCloud(templates={"qasid_otp": ["en", "ar"]}, webhook_client=http) as wa,
+        TelegramGateway(token="tgtoken") as tg,
+        forwarder(http) as door,
+    ):
+        wa.webhook_url = "http://qasid.test/webhooks/whatsapp/wa"
+        await running_simulator(app, db)
+        await add_running(app, db, "whatsapp", "wa", {
+            "phone_number_id": wa.phone_number_id, "token": "tok", "app_secret": "appsecret",
+            "verify_token": "verifytoken", "base_url": wa.base_url,
+        })  # fmt: skip
+        await add_running(app, db, "telegram", "tg", {
+            "token": "tgtoken", "base_url": tg.base_url, "check_send_ability": True,
+            "callback_url": f"{door.base_url}/webhooks/telegram/tg",
+        })  # fmt: skip
+        yield Stack(http, app, db, wa, tg, operator)
+
+
+def whatsapp_code(wa: WhatsAppCloud, to: str) -> str:
+    [request] = [r for r in wa.requests if r.body and r.body.get("to") == to.lstrip("+")]
+    body, button = request.body["template"]["components"]
+    assert body["parameters"][0]["text"] == button["parameters"][0]["text"]
+    return body["parameters"][0]["text"]
+
+
+class TestWhatsApp:
+    async def test_the_code_goes_by_authentication_template_and_delivery_holds_off_the_fallback(
+        self, stack: Stack
+    ):
+        customer = stack.customer()
+        to = "+9647701234561"
+        created = await create(stack.http, customer, to=to, channels=["whatsapp", "sms"], locale="ar")
+        assert created["channel"] == "whatsapp"
+
+        async def delivered():
+            detail = await stack.status(customer, created["id"])
+            return detail if detail["send_history"][0]["status"] == "delivered" else None
+
+        detail = await wait_for(delivered)
+        request = next(r for r in stack.wa.requests if r.body)
+        assert request.body["template"]["name"] == "qasid_otp"
+        assert request.body["template"]["language"] == {"code": "ar"}
+        code = whatsapp_code(stack.wa, to)
+        await asyncio.sleep(TIMEOUT * 3)  # past the fallback's time: it must find the code delivered
+        detail = await stack.status(customer, created["id"])
+        assert [s["channel"] for s in detail["send_history"]] == ["whatsapp"]  # no SMS after all
+        assert (await check(stack.http, customer, created["id"], code))["status"] == "approved"
+        assert stack.operator.account(customer.account.id).balance == 10_000 - 30  # WhatsApp's price
+
+    async def test_an_undeliverable_number_falls_back_to_sms_at_once_with_the_same_code(self, stack: Stack):
+        customer = stack.customer()
+        to = "+9647701234563"  # the emulator fails it with 131026
+        created = await create(stack.http, customer, to=to, channels=["whatsapp", "sms"])
+
+        async def on_sms():
+            detail = await stack.status(customer, created["id"])
+            return detail if len(detail["send_history"]) == 2 else None
+
+        detail = await wait_for(on_sms, within=TIMEOUT * 0.8 + 2)
+        assert detail["channel"] == "sms"
+        assert [s["channel"] for s in detail["send_history"]] == ["whatsapp", "sms"]
+        failed = (await stack.http.get(f"/v1/messages/{detail['send_history'][0]['message_id']}",
+                                       headers=customer.headers)).json()  # fmt: skip
+        assert (failed["status"], failed["error_code"]) == ("undelivered", "131026")
+        [sms_code] = await codes_received(stack.http, stack.db, customer, created["id"])
+        assert sms_code == whatsapp_code(stack.wa, to)
+        assert (await check(stack.http, customer, created["id"], sms_code))["status"] == "approved"
+
+    async def test_a_refused_send_falls_back_and_a_silent_channel_times_out(self, stack: Stack):
+        customer = stack.customer()
+        refused = await create(stack.http, customer, to="+9647701234564", channels=["whatsapp", "sms"])
+        silent = await create(stack.http, customer, to="+9647701234569", channels=["whatsapp", "sms"])
+        started = time.monotonic()
+        for verification in (refused, silent):
+
+            async def fell_back(verification=verification):
+                return (await stack.status(customer, verification["id"]))["channel"] == "sms"
+
+            await wait_for(fell_back)
+        assert time.monotonic() - started >= TIMEOUT * 0.8  # the silent one waited for its timeout
+        detail = await stack.status(customer, refused["id"])
+        first = (await stack.http.get(f"/v1/messages/{detail['send_history'][0]['message_id']}",
+                                      headers=customer.headers)).json()  # fmt: skip
+        assert (first["status"], first["error_code"]) == ("failed", "WA_131030")
+
+    async def test_forged_webhooks_and_handshakes_are_refused(self, stack: Stack):
+        customer = stack.customer()
+        created = await create(stack.http, customer, to="+9647701234569", channels=["whatsapp"])
+        await wait_for(lambda: stack.wa.sent)
+        [wamid] = [m.wamid for m in stack.wa.sent]
+        payload = stack.wa.status_payload(wamid, "delivered")
+        body = httpx.Request("POST", "/", json=payload).content
+        forged = await stack.http.post(
+            "/webhooks/whatsapp/wa", content=body,
+            headers={"X-Hub-Signature-256": "sha256=" + "0" * 64, "Content-Type": "application/json"},
+        )  # fmt: skip
+        assert forged.status_code == 401
+        detail = await stack.status(customer, created["id"])
+        assert detail["send_history"][0]["status"] == "sent"
+        assert await stack.wa.verify_handshake()
+        assert not await stack.wa.verify_handshake(verify_token="wrong")
+        unknown = await stack.http.get("/webhooks/whatsapp/nobody?hub.mode=subscribe&hub.verify_token=x")
+        assert unknown.status_code == 404
+
+
+class TestTelegram:
+    async def test_the_code_goes_through_the_gateway_api_and_its_signed_report_delivers_it(
+        self, stack: Stack
+    ):
+        customer = stack.customer()
+        created = await create(stack.http, customer, to="+9647701234561", channels=["telegram", "sms"])
+
+        async def delivered():
+            detail = await stack.status(customer, created["id"])
+            return detail if detail["send_history"][0]["status"] == "delivered" else None
+
+        await wait_for(delivered)
+        [sent] = stack.tg.sent
+        assert sent.payload == (await stack.status(customer, created["id"]))["send_history"][0]["message_id"]
+        assert 30 <= sent.ttl <= 600
+        assert [r.method for r in stack.tg.requests] == ["checkSendAbility", "sendVerificationMessage"]
+        assert all(d.http_status == 200 for d in stack.tg.deliveries)
+        assert (await check(stack.http, customer, created["id"], sent.code))["status"] == "approved"
+
+    async def test_a_number_telegram_cannot_reach_falls_back_to_sms(self, stack: Stack):
+        customer = stack.customer()
+        created = await create(stack.http, customer, to="+9647701234563", channels=["telegram", "sms"])
+
+        async def on_sms():
+            return (await stack.status(customer, created["id"]))["channel"] == "sms"
+
+        await wait_for(on_sms)
+        detail = await stack.status(customer, created["id"])
+        first = (await stack.http.get(f"/v1/messages/{detail['send_history'][0]['message_id']}",
+                                      headers=customer.headers)).json()  # fmt: skip
+        assert (first["status"], first["error_code"]) == ("failed", "PHONE_NUMBER_NOT_FOUND")
+        [code] = await codes_received(stack.http, stack.db, customer, created["id"])
+        assert (await check(stack.http, customer, created["id"], code))["status"] == "approved"
+
+    async def test_stale_or_forged_reports_are_refused(self, stack: Stack):
+        body = b'{"request_id":"x","delivery_status":{"status":"delivered","updated_at":1}}'
+        key = hashlib.sha256(b"tgtoken").digest()
+        stale = str(int(time.time()) - 3600)
+        good_but_stale = hmac.new(key, stale.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+        now = str(int(time.time()))
+        for stamp, signature in ((stale, good_but_stale), (now, "0" * 64), ("", "")):
+            answer = await stack.http.post(
+                "/webhooks/telegram/tg", content=body,
+                headers={"X-Request-Timestamp": stamp, "X-Request-Signature": signature},
+            )  # fmt: skip
+            assert answer.status_code == 401
+
+
+class TestWorkflow:
+    async def test_three_channels_in_turn_each_after_its_timeout(self, stack: Stack):
+        customer = stack.customer()
+        to = "+9647701234569"  # silent on WhatsApp and on Telegram
+        created = await create(stack.http, customer, to=to, channels=["whatsapp", "telegram", "sms"])
+
+        async def on_sms():
+            detail = await stack.status(customer, created["id"])
+            return detail if detail["channel"] == "sms" else None
+
+        detail = await wait_for(on_sms, within=TIMEOUT * 2 + 5)
+        assert [s["channel"] for s in detail["send_history"]] == ["whatsapp", "telegram", "sms"]
+        codes = {whatsapp_code(stack.wa, to), stack.tg.sent[0].code,
+                 *await codes_received(stack.http, stack.db, customer, created["id"])}  # fmt: skip
+        assert len(codes) == 1
+        assert stack.operator.account(customer.account.id).balance == 10_000 - 30 - 10 - 20
