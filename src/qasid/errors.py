@@ -14,7 +14,7 @@ same classes to their own codes. ``docs/errors.md`` is generated from this modul
     ├── VerificationClosed (409), MaxSendsReached (409)
     ├── CountryNotAllowed (403)
     ├── RateLimited (429): NumberRateLimited, ActiveVerificationExists, DailyLimitReached,
-    │   ActiveVerificationsLimit
+    │   ActiveVerificationsLimit, PrefixRateLimited
     ├── IdempotencyKeyReused (422)
     ├── InvalidRequest (422): UnknownSender, NoValidRecipients, TextTooLong, InvalidSchedule,
     │   ChannelUnavailable
@@ -163,6 +163,14 @@ class ActiveVerificationExists(RateLimited):
 
     code = "active_verification_exists"
     title = "A verification is already pending for this number"
+
+
+class PrefixRateLimited(RateLimited):
+    """Numbers of one block (all but the last 3 digits alike, by default) were sent more verifications
+    in the window than allowed (default 30 an hour): the mark of SMS pumping."""
+
+    code = "prefix_rate_limited"
+    title = "Too many verifications for this block of numbers"
 
 
 class DailyLimitReached(RateLimited):

@@ -14,6 +14,9 @@ ACCEPTED = Counter("qasid_messages_accepted", "Messages accepted", ["channel"])
 DISPATCHED = Counter("qasid_messages_dispatched", "Messages a connector took", ["connector"])
 FINAL_STATES = Counter("qasid_messages_final", "Messages that reached a final state", ["connector", "status"])
 RETRIED = Counter("qasid_dispatch_retries", "Dispatch attempts that failed transiently", ["connector"])
+VERIFICATIONS = Counter(
+    "qasid_verifications", "Verifications created, and checks by result", ["event"]
+)  # event: created, approved, invalid, expired, canceled, max_attempts_reached
 ACCEPT_LATENCY = Histogram(
     "qasid_accept_latency_seconds",
     "From a send request's arrival to its answer",

@@ -121,6 +121,16 @@ class Settings(BaseSettings):
     otp_account_active_limit: int = Field(
         default=10_000, ge=1, description="pending verifications one account may have at once"
     )
+    otp_prefix_tail_digits: int = Field(
+        default=3,
+        ge=1,
+        le=6,
+        description="numbers that differ only in this many last digits share a block (pumping defence)",
+    )
+    otp_prefix_window_seconds: int = Field(default=3600, ge=1, description="window of the per-block limit")
+    otp_prefix_limit: int = Field(
+        default=30, ge=1, description="verifications one block of numbers may be sent within that window"
+    )
     otp_channel_timeout_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from qasid.api.app import create_app
 from qasid.models import batches, simulator_inbox, verifications
+from tests.integration.test_cli import qasid
 from tests.support import Customer, Operator, running_simulator, wait_for
 
 NUMBER = "+9647700000001"  # the simulator delivers it
@@ -295,3 +296,75 @@ class TestSearch:
         assert none["data"] == []
         bad = await sms.get("/v1/verifications?cursor=zzz", headers=customer.headers)
         assert bad.status_code == 422
+
+
+class TestPolicy:
+    async def test_an_accounts_own_rules_replace_the_defaults_and_can_be_put_back(
+        self, sms, db, operator: Operator
+    ):
+        customer = operator.customer(balance=10_000)
+        account = customer.account.id
+        shown = qasid(
+            "otp", "policy", account, "countries=IQ,ae", "max_attempts=1", "code_length=4",
+            'texts={"en": "{code} is your {brand} code"}',
+        )  # fmt: skip
+        assert "countries                AE,IQ\n" in shown
+        assert "max_attempts             1\n" in shown
+        assert "number_daily_limit       10  (default)" in shown
+        abroad = await create(sms, customer, to="+971501234567")  # the UAE is allowed now
+        [code] = await codes_received(sms, db, customer, abroad["id"])
+        assert len(code) == 4
+        detail = (await sms.get(f"/v1/verifications/{abroad['id']}", headers=customer.headers)).json()
+        assert texts_sent(db, [detail["send_history"][0]["message_id"]]) == [f"{code} is your Qasid code"]
+        wrong = "0000" if code != "0000" else "1111"
+        assert (await check(sms, customer, abroad["id"], wrong))["status"] == "max_attempts_reached"
+        qasid(
+            "otp", "policy", account, "countries=null", "max_attempts=null", "code_length=null", "texts=null"
+        )
+        refused = await sms.post(
+            "/v1/verifications", json={"to": "+971501234568", "sender": "Qasid"}, headers=customer.headers
+        )
+        assert refused.json()["code"] == "country_not_allowed"
+
+    def test_bad_rules_are_refused_and_change_nothing(self, settings, operator: Operator):
+        account = operator.customer().account.id
+        for change, complaint in (
+            ("max_attempts=0", "max_attempts"),
+            ("countries=IRQ", "countries"),
+            ("channels=sms,fax", "channels"),
+            ('texts={"en": "no code here"}', "{code}"),
+            ('texts={"en": "{code} {password}"}', "{code}"),
+            ('texts={"xx": "{code}"}', "locales"),
+            ("colour=blue", "unknown"),
+        ):
+            assert complaint in qasid("otp", "policy", account, change, ok=False), change
+        assert "(default)" in qasid("otp", "policy", account).splitlines()[0]
+
+    async def test_a_block_of_numbers_walked_by_a_pumping_attack_is_stopped(
+        self, fast_settings, db, operator: Operator
+    ):
+        app, lifespan = gateway_with(fast_settings)
+        async with lifespan, AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            await running_simulator(app, db)
+            customer = operator.customer(balance=10_000)
+            qasid("otp", "policy", customer.account.id, "prefix_limit=3")
+            for n in range(3):
+                await create(http, customer, to=f"+964770123450{n}")
+            refused = await http.post(
+                "/v1/verifications",
+                json={"to": "+9647701234509", "sender": "Qasid"},
+                headers=customer.headers,
+            )
+            assert (refused.status_code, refused.json()["code"]) == (429, "prefix_rate_limited")
+            assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
+            assert (await create(http, customer, to="+9647701235001"))["status"] == "pending"  # next block
+
+    async def test_created_and_approved_verifications_are_counted(self, sms, operator: Operator):
+        customer = operator.customer()
+        created = await create(sms, customer, code="1234")
+        await check(sms, customer, created["id"], "1234")
+        other = await create(sms, customer, to="+9647700000002", code="1234")
+        await check(sms, customer, other["id"], "9999")
+        metrics = (await sms.get("/metrics")).text
+        assert "qasid_verification_conversion_ratio 0.5" in metrics
+        assert 'qasid_verifications_total{event="approved"}' in metrics

@@ -65,7 +65,7 @@ class TestCodeBook:
 class TestTexts:
     @pytest.mark.parametrize("locale", texts.LOCALES)
     def test_each_text_fits_one_part_with_a_long_brand_and_code(self, locale):
-        text = texts.render(locale, "B" * 20, 1440, app_hash=None, web_domain=None)
+        text = texts.render(texts.TEXTS[locale], "B" * 20, 1440, app_hash=None, web_domain=None)
         assert text.count(PLACEHOLDER) == 1
         assert analyze(text.replace(PLACEHOLDER, "0" * 10)).segments == 1
 

@@ -3,7 +3,7 @@ dispatcher is beating), ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
@@ -11,10 +11,16 @@ from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from qasid.api.deps import services
+from qasid.otp.repository import VerificationRepository
 from qasid.outbox.repository import JobRepository
 
 QUEUE_DEPTH = Gauge("qasid_queue_depth", "Jobs due and not yet claimed")
 OLDEST_JOB_AGE = Gauge("qasid_oldest_job_age_seconds", "How long the oldest due job has waited")
+CONVERSION = Gauge(
+    "qasid_verification_conversion_ratio",
+    "Verifications approved / created in the last hour, all accounts (a fall is the mark of SMS pumping)",
+)
+CONVERSION_WINDOW = timedelta(hours=1)
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -33,17 +39,21 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     db = services(request).db
 
-    def queue() -> tuple[int, datetime | None]:
+    def read() -> tuple[int, datetime | None, tuple[int, int]]:
+        now = datetime.now(UTC)
         with db.read() as conn:
-            return JobRepository(conn).depth(datetime.now(UTC))
+            depth, oldest = JobRepository(conn).depth(now)
+            return depth, oldest, VerificationRepository(conn).conversion(now - CONVERSION_WINDOW)
 
     try:
-        depth, oldest = await to_thread.run_sync(queue)
+        depth, oldest, (created, approved) = await to_thread.run_sync(read)
         QUEUE_DEPTH.set(depth)
         OLDEST_JOB_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+        CONVERSION.set(approved / created if created else float("nan"))
     except Exception:  # noqa: BLE001 - the process's own counters are still worth reporting
         QUEUE_DEPTH.set(float("nan"))
         OLDEST_JOB_AGE.set(float("nan"))
+        CONVERSION.set(float("nan"))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qasid.cli import accounts, catalog, demo, routing
+from qasid.cli import accounts, catalog, demo, otp, routing
 from qasid.cli.common import fail, settings
 from qasid.migrations import pending, upgrade
 
@@ -25,6 +25,7 @@ app.add_typer(catalog.sender_ids, name="senders")
 app.add_typer(routing.connectors, name="connectors")
 app.add_typer(routing.routes, name="routes")
 app.add_typer(routing.simulator, name="simulator")
+app.add_typer(otp.otp, name="otp")
 app.command(name="demo")(demo.demo)
 
 

@@ -422,9 +422,34 @@ verifications = Table(
     C("expires_at", UTCDateTime(), nullable=False),
     _created(),
     C("updated_at", UTCDateTime(), nullable=False),
+    # The number without its last QASID_OTP_PREFIX_TAIL_DIGITS digits: the block a pumping attack walks.
+    C("prefix", String(20), nullable=True),
     Index(None, "account_id", "id"),
     Index(None, "account_id", "recipient", "created_at"),
     Index(None, "account_id", "status"),
+    Index(None, "account_id", "prefix", "created_at"),
+)
+
+# An account's own verification rules; a NULL column means the gateway's default (QASID_OTP_*).
+verification_policies = Table(
+    "verification_policies",
+    metadata,
+    C("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    C("countries", String(400), nullable=True),  # "IQ,JO", or "*" for any
+    C("channels", String(64), nullable=True),  # the default workflow: "whatsapp,sms"
+    C("code_length", Integer, nullable=True),
+    C("ttl_seconds", Integer, nullable=True),
+    C("max_attempts", Integer, nullable=True),
+    C("max_sends", Integer, nullable=True),
+    C("number_window_seconds", Integer, nullable=True),
+    C("number_window_limit", Integer, nullable=True),
+    C("active_grace_seconds", Integer, nullable=True),
+    C("number_daily_limit", Integer, nullable=True),
+    C("account_active_limit", Integer, nullable=True),
+    C("prefix_window_seconds", Integer, nullable=True),
+    C("prefix_limit", Integer, nullable=True),
+    C("texts", Text, nullable=True),  # JSON: {"en": "... {code} ..."}
+    C("updated_at", UTCDateTime(), nullable=False),
 )
 
 # Each time a verification's code went out: which channel, and the message that carried it.

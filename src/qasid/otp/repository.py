@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, case, func, insert, select, update
 
+from qasid.domain import ids
 from qasid.models import batches, messages, verification_checks, verification_sends, verifications
 
 PENDING = "pending"
@@ -79,6 +80,19 @@ class VerificationRepository:
         )
         return list(self.conn.execute(query).mappings())
 
+    def recent_for_prefix(self, account_id: str, prefix: str, since: datetime) -> list[datetime]:
+        """When verifications went to numbers of this block since ``since``, oldest first."""
+        query = (
+            select(verifications.c.created_at)
+            .where(
+                verifications.c.account_id == account_id,
+                verifications.c.prefix == prefix,
+                verifications.c.created_at >= since,
+            )
+            .order_by(verifications.c.created_at)
+        )
+        return list(self.conn.execute(query).scalars())
+
     def pending_for_number(self, account_id: str, recipient: str, now: datetime) -> list[RowMapping]:
         query = select(verifications.c.id, verifications.c.created_at).where(
             verifications.c.account_id == account_id,
@@ -97,6 +111,14 @@ class VerificationRepository:
         )
         count, first_end = self.conn.execute(query).one()
         return int(count), first_end
+
+    def conversion(self, since: datetime) -> tuple[int, int]:
+        """Verifications created since ``since``, all accounts, and how many of them were approved."""
+        approved = func.sum(case((verifications.c.status == "approved", 1), else_=0))
+        # Ids begin with their creation time: the primary key finds the hour without a scan.
+        query = select(func.count(), approved).where(verifications.c.id >= ids.lower_bound("ver", since))
+        created, done = self.conn.execute(query).one()
+        return int(created), int(done or 0)
 
     def sends(self, verification_id: str) -> list[RowMapping]:
         query = (

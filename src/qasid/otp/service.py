@@ -38,6 +38,7 @@ from qasid.errors import (
     MaxSendsReached,
     NotFound,
     NumberRateLimited,
+    PrefixRateLimited,
     QasidError,
     VerificationClosed,
 )
@@ -45,11 +46,13 @@ from qasid.messages.accept import accept_sends
 from qasid.messages.prepare import PreparedSend
 from qasid.messages.schemas import SendMessageRequest
 from qasid.messages.service import MessageService
-from qasid.metrics import ACCEPTED
+from qasid.metrics import ACCEPTED, VERIFICATIONS
 from qasid.models import routes
+from qasid.otp import policy as policies
 from qasid.otp import texts
 from qasid.otp.codes import PLACEHOLDER, CodeBook
 from qasid.otp.fallback import FallbackPolicy, schedule
+from qasid.otp.policy import Limits, Policy
 from qasid.otp.repository import PENDING, VerificationFilter, VerificationRepository, supersede
 from qasid.otp.schemas import (
     CheckRecord,
@@ -65,35 +68,12 @@ from qasid.settings import Settings
 DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_attempts: int
-    max_sends: int
-    window: timedelta
-    window_limit: int
-    grace: timedelta
-    daily_limit: int
-    account_active_limit: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(
-            max_attempts=settings.otp_max_attempts,
-            max_sends=settings.otp_max_sends,
-            window=timedelta(seconds=settings.otp_number_window_seconds),
-            window_limit=settings.otp_number_window_limit,
-            grace=timedelta(seconds=settings.otp_active_grace_seconds),
-            daily_limit=settings.otp_number_daily_limit,
-            account_active_limit=settings.otp_account_active_limit,
-        )
-
-
 def _wait(until: datetime, now: datetime) -> int:
     return max(1, math.ceil((until - now).total_seconds()))
 
 
 def check_limits(
-    conn: Connection, account_id: str, recipient: str, limits: Limits, now: datetime
+    conn: Connection, account_id: str, recipient: str, *, prefix: str | None, limits: Limits, now: datetime
 ) -> list[str]:
     """Raise the first limit a new verification for ``recipient`` would break; return the pending
     verifications it replaces (older than the grace period)."""
@@ -125,6 +105,14 @@ def check_limits(
             retry_after=_wait(max(row["created_at"] for row in young) + limits.grace, now),
             verification_id=young[-1]["id"],
         )
+    if prefix is not None:
+        block = repo.recent_for_prefix(account_id, prefix, now - limits.prefix_window)
+        if len(block) >= limits.prefix_limit:
+            raise PrefixRateLimited(
+                f"{limits.prefix_limit} verifications went to numbers starting {prefix} in the last "
+                f"{limits.prefix_window.total_seconds():.0f} seconds",
+                retry_after=_wait(block[-limits.prefix_limit] + limits.prefix_window, now),
+            )
     return [row["id"] for row in active]
 
 
@@ -147,7 +135,9 @@ def _create(conn: Connection, op: CreateVerification) -> Verification | QasidErr
     row, now = op.row, op.row["created_at"]
     AccountRepository(conn).lock_for_update([row["account_id"]])
     try:
-        replaced = check_limits(conn, row["account_id"], row["recipient"], op.limits, now)
+        replaced = check_limits(
+            conn, row["account_id"], row["recipient"], prefix=row["prefix"], limits=op.limits, now=now
+        )
     except QasidError as refused:
         return refused
     outcome = accept_sends(conn, [op.prepared])[0]
@@ -292,19 +282,20 @@ class VerificationService:
         codes: CodeBook,
     ) -> None:
         self.db, self.writer, self.settings, self.messages, self.codes = db, writer, settings, messages, codes
-        self.limits = Limits.from_settings(settings)
         self.policy = FallbackPolicy(settings)
         self._channels: TTLCache[str, frozenset[str]] = TTLCache(settings.cache_seconds)
+        self._policies: TTLCache[str, Policy] = TTLCache(settings.cache_seconds)
 
     async def create(self, caller: Caller, request: CreateVerificationRequest) -> Verification:
         now = datetime.now(UTC)
-        recipient = self._recipient(caller, request.to)
-        channels = await self._workflow(request.channels)
-        ttl = request.ttl or self.settings.otp_ttl_seconds
-        code = request.code or self.codes.new(request.code_length or self.settings.otp_code_length)
+        policy = await self._policy(caller)
+        recipient = self._recipient(caller, request.to, policy)
+        channels = await self._workflow(request.channels or policy.channels)
+        ttl = request.ttl or policy.ttl_seconds
+        code = request.code or self.codes.new(request.code_length or policy.code_length)
         brand = request.brand or request.sender
         body = texts.render(
-            request.locale,
+            policy.text(request.locale),
             brand,
             math.ceil(ttl / 60),
             app_hash=request.app_hash,
@@ -338,26 +329,30 @@ class VerificationService:
             "sender": prepared.batch.sender,
             "callback_url": request.callback_url,
             "attempts": 0,
-            "max_attempts": self.limits.max_attempts,
+            "max_attempts": policy.limits.max_attempts,
             "sends": 1,
-            "max_sends": self.limits.max_sends,
+            "max_sends": policy.limits.max_sends,
             "expires_at": now + timedelta(seconds=ttl),
             "created_at": now,
             "updated_at": now,
+            "prefix": recipient.e164[: -self.settings.otp_prefix_tail_digits],
         }
         prepared.batch = prepared.batch._replace(verification_id=verification_id)
         created = await self.writer.submit(
-            CreateVerification(row, prepared, self.limits, request.code, self.policy)
+            CreateVerification(row, prepared, policy.limits, request.code, self.policy)
         )
+        VERIFICATIONS.labels(event="created").inc()
         self._accepted()
         return created
 
     async def check(self, caller: Caller, verification_id: str, code: str) -> CheckResult:
         self._known(verification_id)
         digest = self.codes.digest(verification_id, code)
-        return await self.writer.submit(
+        result = await self.writer.submit(
             CheckVerification(caller.account_id, verification_id, digest, datetime.now(UTC))
         )
+        VERIFICATIONS.labels(event=result.status).inc()
+        return result
 
     async def cancel(self, caller: Caller, verification_id: str) -> VerificationDetail:
         self._known(verification_id)
@@ -398,7 +393,16 @@ class VerificationService:
 
     # The steps
 
-    def _recipient(self, caller: Caller, raw: str) -> Recipient:
+    async def _policy(self, caller: Caller) -> Policy:
+        def read() -> Policy:
+            with self.db.read() as conn:
+                return policies.resolve(
+                    policies.load(conn, caller.account_id), caller.default_region, self.settings
+                )
+
+        return await self._policies.get_or_load(caller.account_id, lambda: to_thread.run_sync(read))
+
+    def _recipient(self, caller: Caller, raw: str, policy: Policy) -> Recipient:
         parsed = parse_recipient(raw, caller.default_region)
         if isinstance(parsed, Refusal):
             raise InvalidRequest(
@@ -406,15 +410,16 @@ class VerificationService:
                 errors=[{"field": "to", "message": parsed.reason}],
                 reason=parsed.reason,
             )
-        if parsed.country != caller.default_region:
+        if policy.countries is not None and parsed.country not in policy.countries:
+            allowed = ", ".join(sorted(policy.countries))
             raise CountryNotAllowed(
-                f"this account sends verifications to {caller.default_region} only, not {parsed.country}",
+                f"this account sends verifications to {allowed} only, not {parsed.country}",
                 country=parsed.country,
             )
         return parsed
 
-    async def _workflow(self, asked: Sequence[str] | None) -> Sequence[str]:
-        channels = asked or [c.strip() for c in self.settings.otp_default_channels.split(",") if c.strip()]
+    async def _workflow(self, asked: Sequence[str]) -> Sequence[str]:
+        channels = list(asked)
         if len(set(channels)) != len(channels):
             raise ChannelUnavailable(
                 "each channel may appear once in the workflow",

@@ -20,9 +20,9 @@ TEXTS = {  # the Arabic line needs RUF001 off: it takes Arabic letters for look-
 LOCALES = tuple(TEXTS)
 
 
-def render(locale: str, brand: str, minutes: int, *, app_hash: str | None, web_domain: str | None) -> str:
-    """The text with ``{code}`` left in place."""
-    text = TEXTS[locale].format(brand=brand, minutes=minutes, code=PLACEHOLDER)
+def render(template: str, brand: str, minutes: int, *, app_hash: str | None, web_domain: str | None) -> str:
+    """``template`` (one of TEXTS, or an account's own) with ``{code}`` left in place."""
+    text = template.format(brand=brand, minutes=minutes, code=PLACEHOLDER)
     if app_hash:
         text += "\n" + app_hash
     if web_domain:
