@@ -368,3 +368,21 @@ class TestPolicy:
         metrics = (await sms.get("/metrics")).text
         assert "qasid_verification_conversion_ratio 0.5" in metrics
         assert 'qasid_verifications_total{event="approved"}' in metrics
+
+
+class TestSecrecy:
+    async def test_a_code_never_reaches_the_logs_even_at_debug_level(
+        self, fast_settings, db, operator, capfd
+    ):
+        app, lifespan = gateway_with(fast_settings, log_level="debug")
+        async with lifespan, AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            await running_simulator(app, db)
+            customer = operator.customer()
+            created = await create(http, customer, code="739154")
+            assert await codes_received(http, db, customer, created["id"]) == ["739154"]
+            await check(http, customer, created["id"], "111111")
+            assert (await check(http, customer, created["id"], "739154"))["status"] == "approved"
+        logged = capfd.readouterr()
+        assert "worker started" in logged.err + logged.out  # the logs were captured here
+        assert "739154" not in logged.err + logged.out
+        assert "111111" not in logged.err + logged.out
