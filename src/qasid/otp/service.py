@@ -203,14 +203,24 @@ class CancelVerification(WriteOp[None]):
 
 def _cancel(conn: Connection, op: CancelVerification) -> QasidError | None:
     repo = VerificationRepository(conn)
-    row = repo.get(op.account_id, op.verification_id, lock=True)
-    if row is None:
-        return NotFound(f"no verification {op.verification_id!r}")
-    status = _status(row, op.now)
-    if status != PENDING:
-        return VerificationClosed(f"this verification is {status}", verification_status=status)
+    row = _pending(repo, op.account_id, op.verification_id, op.now)
+    if isinstance(row, QasidError):
+        return row
     repo.set(row["id"], op.now, status="canceled")
     return None
+
+
+def _pending(
+    repo: VerificationRepository, account_id: str, verification_id: str, now: datetime
+) -> RowMapping | QasidError:
+    """The verification, locked, if it is still pending; else why not."""
+    row = repo.get(account_id, verification_id, lock=True)
+    if row is None:
+        return NotFound(f"no verification {verification_id!r}")
+    status = _status(row, now)
+    if status != PENDING:
+        return VerificationClosed(f"this verification is {status}", verification_status=status)
+    return row
 
 
 @dataclass(slots=True)
@@ -231,12 +241,9 @@ class ResendVerification(WriteOp[None]):
 def _resend(conn: Connection, op: ResendVerification) -> QasidError | None:
     AccountRepository(conn).lock_for_update([op.account_id])
     repo = VerificationRepository(conn)
-    row = repo.get(op.account_id, op.verification_id, lock=True)
-    if row is None:
-        return NotFound(f"no verification {op.verification_id!r}")
-    status = _status(row, op.now)
-    if status != PENDING:
-        return VerificationClosed(f"this verification is {status}", verification_status=status)
+    row = _pending(repo, op.account_id, op.verification_id, op.now)
+    if isinstance(row, QasidError):
+        return row
     if row["sends"] >= row["max_sends"]:
         return MaxSendsReached(f"the code was sent {row['sends']} times; at most {row['max_sends']}")
     outcome = accept_sends(conn, [op.prepared])[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 import msgspec
@@ -14,7 +14,7 @@ from qasid.api.deps import authenticated, header, services
 from qasid.api.middleware import request_id_of
 from qasid.api.openapi import problem_responses, request_body
 from qasid.api.problems import decode_body
-from qasid.domain.phone import normalize_e164
+from qasid.api.v1 import filters
 from qasid.domain.states import MessageStatus
 from qasid.errors import InvalidRequest
 from qasid.messages.reading import MessageQuery
@@ -90,28 +90,17 @@ async def list_messages(
 ) -> MessagePage:
     """The account's messages, newest first, a page at a time."""
     caller = await authenticated(request)
-    recipient = None
-    if to is not None:
-        recipient = normalize_e164(to, caller.default_region)
-        if recipient is None:
-            raise InvalidRequest(
-                f"to: {to!r} is not a phone number", errors=[{"field": "to", "message": "invalid"}]
-            )
+    recipient = filters.number(to, caller.default_region)
     query = MessageQuery(
         limit=limit,
         cursor=cursor,
         status=status.value if status else None,
         recipient=recipient,
         batch_id=batch_id,
-        created_after=_aware(created_after),
-        created_before=_aware(created_before),
+        created_after=filters.aware(created_after),
+        created_before=filters.aware(created_before),
     )
     return await services(request).messages.list(caller, query)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """Query times without an offset are read as UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 handlers = [send_message, get_message, cancel_message, list_messages]

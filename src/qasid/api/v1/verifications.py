@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -12,8 +12,8 @@ from litestar.params import FromPath, QueryParameter
 from qasid.api.deps import authenticated, services
 from qasid.api.openapi import problem_responses, request_body
 from qasid.api.problems import decode_body
+from qasid.api.v1 import filters
 from qasid.domain import ids
-from qasid.domain.phone import normalize_e164
 from qasid.errors import InvalidRequest
 from qasid.otp.repository import VerificationFilter
 from qasid.otp.schemas import (
@@ -112,31 +112,21 @@ async def list_verifications(
 ) -> VerificationPage:
     """The account's verifications, newest first: search by number, status and time."""
     caller = await authenticated(request)
-    recipient = None
-    if to is not None:
-        recipient = normalize_e164(to, caller.default_region)
-        if recipient is None:
-            raise InvalidRequest(
-                f"to: {to!r} is not a phone number", errors=[{"field": "to", "message": "invalid"}]
-            )
+    recipient = filters.number(to, caller.default_region)
     if cursor is not None and not ids.is_valid("ver", cursor):
         raise InvalidRequest(
             "invalid cursor", errors=[{"field": "cursor", "message": "not a cursor we issued"}]
         )
-    upper = ids.lower_bound("ver", _utc(created_before)) if created_before else None
+    upper = ids.lower_bound("ver", before) if (before := filters.aware(created_before)) else None
     if cursor is not None:
         upper = min(upper, cursor) if upper else cursor
     where = VerificationFilter(
         recipient=recipient,
         status=status,
-        id_from=ids.lower_bound("ver", _utc(created_after)) if created_after else None,
+        id_from=ids.lower_bound("ver", after) if (after := filters.aware(created_after)) else None,
         id_before=upper,
     )
     return await services(request).verifications.search(caller, where, limit)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 handlers = [
