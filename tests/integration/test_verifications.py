@@ -3,6 +3,7 @@ canceled, resent and searched, with every limit answered by its own error."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -386,3 +387,25 @@ class TestSecrecy:
         assert "worker started" in logged.err + logged.out  # the logs were captured here
         assert "739154" not in logged.err + logged.out
         assert "111111" not in logged.err + logged.out
+
+
+class TestRaces:
+    async def test_requests_at_once_for_one_number_let_exactly_one_through(self, sms, db, operator: Operator):
+        customer = operator.customer(balance=10_000)
+        body = {"to": "+9647701239871", "sender": "Qasid"}
+        answers = await asyncio.gather(
+            *(sms.post("/v1/verifications", json=body, headers=customer.headers) for _ in range(6))
+        )
+        assert sorted(a.status_code for a in answers) == [201, 429, 429, 429, 429, 429]
+        assert {a.json()["code"] for a in answers if a.status_code == 429} == {"active_verification_exists"}
+        with db.read() as conn:
+            assert len(conn.execute(select(verifications.c.id)).all()) == 1
+        assert operator.account(customer.account.id).balance == 10_000 - 20
+
+    async def test_checks_at_once_count_every_attempt(self, sms, operator: Operator):
+        customer = operator.customer()
+        created = await create(sms, customer, code="1234")
+        results = await asyncio.gather(*(check(sms, customer, created["id"], "9999") for _ in range(5)))
+        assert sorted(r["status"] for r in results) == ["invalid", "invalid", *["max_attempts_reached"] * 3]
+        assert sorted(r["attempts_left"] for r in results) == [0, 0, 0, 1, 2]
+        assert (await check(sms, customer, created["id"], "1234"))["status"] == "max_attempts_reached"

@@ -90,7 +90,7 @@ def fall_back(conn: Connection, message_id: str, now: datetime, policy: Fallback
     assert isinstance(prepared, PreparedSend)  # noqa: S101 - refusals returned above
     new_id = prepared.messages[0].id
     repo.set(verification_id, now, channel=channel, sends=row["sends"] + 1)
-    repo.add_send(verification_id, channel, new_id, now)
+    repo.add_sends([(verification_id, channel, new_id, now)])
     schedule(conn, new_id, channels, channel, now, policy=policy)
     log.info("verification fell back", verification=verification_id, channel=channel, message=new_id)
     return new_id

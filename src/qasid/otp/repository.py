@@ -7,12 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, case, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, case, func, select, update
 
+from qasid.db.bulk import bulk_insert, bulk_update
 from qasid.domain import ids
 from qasid.models import batches, messages, verification_checks, verification_sends, verifications
 
 PENDING = "pending"
+COLUMNS = tuple(column.name for column in verifications.columns)
+SEND_COLUMNS = ("verification_id", "channel", "message_id", "created_at")
+CHECK_COLUMNS = ("verification_id", "result", "created_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,25 +31,76 @@ class VerificationRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def insert(self, row: dict[str, Any]) -> None:
-        self.conn.execute(insert(verifications), row)
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        bulk_insert(self.conn, verifications, [[row[name] for name in COLUMNS] for row in rows], COLUMNS)
 
-    def add_send(self, verification_id: str, channel: str, message_id: str | None, at: datetime) -> None:
-        self.conn.execute(
-            insert(verification_sends),
-            {
-                "verification_id": verification_id,
-                "channel": channel,
-                "message_id": message_id,
-                "created_at": at,
-            },
-        )
+    def add_sends(self, rows: Sequence[tuple[str, str, str | None, datetime]]) -> None:
+        """(verification_id, channel, message_id, at)."""
+        bulk_insert(self.conn, verification_sends, rows, SEND_COLUMNS)
 
-    def add_check(self, verification_id: str, result: str, at: datetime) -> None:
-        self.conn.execute(
-            insert(verification_checks),
-            {"verification_id": verification_id, "result": result, "created_at": at},
+    def add_checks(self, rows: Sequence[tuple[str, str, datetime]]) -> None:
+        """(verification_id, result, at)."""
+        bulk_insert(self.conn, verification_checks, rows, CHECK_COLUMNS)
+
+    def get_many(self, verification_ids: Sequence[str], *, lock: bool = False) -> list[RowMapping]:
+        query = select(verifications).where(verifications.c.id.in_(sorted(set(verification_ids))))
+        if lock and self.conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        return list(self.conn.execute(query).mappings())
+
+    def set_many(self, rows: Sequence[tuple[str, str, int, datetime]]) -> None:
+        """(id, status, attempts, updated_at)."""
+        bulk_update(self.conn, verifications, "id", ("status", "attempts", "updated_at"), rows)
+
+    def pending_counts(
+        self, account_ids: Sequence[str], now: datetime
+    ) -> dict[str, tuple[int, datetime | None]]:
+        """Per account: pending verifications, and when the first of them ends."""
+        query = (
+            select(verifications.c.account_id, func.count(), func.min(verifications.c.expires_at))
+            .where(
+                verifications.c.account_id.in_(account_ids),
+                verifications.c.status == PENDING,
+                verifications.c.expires_at > now,
+            )
+            .group_by(verifications.c.account_id)
         )
+        return {account_id: (int(count), first) for account_id, count, first in self.conn.execute(query)}
+
+    def recent_for_numbers(
+        self, account_ids: Sequence[str], recipients: Sequence[str], since: datetime
+    ) -> list[RowMapping]:
+        """Verifications of these accounts to these numbers since ``since``, oldest first."""
+        query = (
+            select(
+                verifications.c.id, verifications.c.account_id, verifications.c.recipient,
+                verifications.c.status, verifications.c.created_at, verifications.c.expires_at,
+            )
+            .where(
+                verifications.c.account_id.in_(account_ids),
+                verifications.c.recipient.in_(recipients),
+                verifications.c.created_at >= since,
+            )
+            .order_by(verifications.c.created_at)
+        )  # fmt: skip
+        return list(self.conn.execute(query).mappings())
+
+    def recent_for_prefixes(
+        self, account_ids: Sequence[str], prefixes: Sequence[str], since: datetime
+    ) -> list[tuple[str, str, datetime]]:
+        """(account_id, prefix, created_at) of verifications to these blocks since ``since``, oldest first."""
+        if not prefixes:
+            return []
+        query = (
+            select(verifications.c.account_id, verifications.c.prefix, verifications.c.created_at)
+            .where(
+                verifications.c.account_id.in_(account_ids),
+                verifications.c.prefix.in_(prefixes),
+                verifications.c.created_at >= since,
+            )
+            .order_by(verifications.c.created_at)
+        )
+        return [(a, p, t) for a, p, t in self.conn.execute(query)]
 
     def get(self, account_id: str, verification_id: str, *, lock: bool = False) -> RowMapping | None:
         query = select(verifications).where(
@@ -61,56 +116,6 @@ class VerificationRepository:
             .where(verifications.c.id == verification_id)
             .values(updated_at=now, **values)
         )
-
-    def recent_for_number(self, account_id: str, recipient: str, since: datetime) -> list[RowMapping]:
-        """The number's verifications created since ``since``, oldest first."""
-        query = (
-            select(
-                verifications.c.id,
-                verifications.c.status,
-                verifications.c.created_at,
-                verifications.c.expires_at,
-            )
-            .where(
-                verifications.c.account_id == account_id,
-                verifications.c.recipient == recipient,
-                verifications.c.created_at >= since,
-            )
-            .order_by(verifications.c.created_at)
-        )
-        return list(self.conn.execute(query).mappings())
-
-    def recent_for_prefix(self, account_id: str, prefix: str, since: datetime) -> list[datetime]:
-        """When verifications went to numbers of this block since ``since``, oldest first."""
-        query = (
-            select(verifications.c.created_at)
-            .where(
-                verifications.c.account_id == account_id,
-                verifications.c.prefix == prefix,
-                verifications.c.created_at >= since,
-            )
-            .order_by(verifications.c.created_at)
-        )
-        return list(self.conn.execute(query).scalars())
-
-    def pending_for_number(self, account_id: str, recipient: str, now: datetime) -> list[RowMapping]:
-        query = select(verifications.c.id, verifications.c.created_at).where(
-            verifications.c.account_id == account_id,
-            verifications.c.recipient == recipient,
-            verifications.c.status == PENDING,
-            verifications.c.expires_at > now,
-        )
-        return list(self.conn.execute(query).mappings())
-
-    def pending_count(self, account_id: str, now: datetime) -> tuple[int, datetime | None]:
-        """How many of the account's verifications are pending, and when the first of them ends."""
-        query = select(func.count(), func.min(verifications.c.expires_at)).where(
-            verifications.c.account_id == account_id,
-            verifications.c.status == PENDING,
-            verifications.c.expires_at > now,
-        )
-        count, first_end = self.conn.execute(query).one()
-        return int(count), first_end
 
     def conversion(self, since: datetime) -> tuple[int, int]:
         """Verifications created since ``since``, all accounts, and how many of them were approved."""

@@ -72,48 +72,85 @@ def _wait(until: datetime, now: datetime) -> int:
     return max(1, math.ceil((until - now).total_seconds()))
 
 
-def check_limits(
-    conn: Connection, account_id: str, recipient: str, *, prefix: str | None, limits: Limits, now: datetime
-) -> list[str]:
-    """Raise the first limit a new verification for ``recipient`` would break; return the pending
-    verifications it replaces (older than the grace period)."""
-    repo = VerificationRepository(conn)
-    pending, first_end = repo.pending_count(account_id, now)
-    if pending >= limits.account_active_limit:
-        raise ActiveVerificationsLimit(
-            f"the account has {pending} pending verifications; at most {limits.account_active_limit}",
-            retry_after=_wait(first_end or now, now),
-        )
-    today = repo.recent_for_number(account_id, recipient, now - DAY)
-    if len(today) >= limits.daily_limit:
-        raise DailyLimitReached(
-            f"{limits.daily_limit} verifications were sent to this number in the last 24 hours",
-            retry_after=_wait(today[-limits.daily_limit]["created_at"] + DAY, now),
-        )
-    in_window = [row for row in today if row["created_at"] > now - limits.window]
-    if len(in_window) >= limits.window_limit:
-        raise NumberRateLimited(
-            f"{limits.window_limit} verifications were sent to this number in the last "
-            f"{limits.window.total_seconds():.0f} seconds",
-            retry_after=_wait(in_window[-limits.window_limit]["created_at"] + limits.window, now),
-        )
-    active = repo.pending_for_number(account_id, recipient, now)
-    young = [row for row in active if row["created_at"] > now - limits.grace]
-    if young:
-        raise ActiveVerificationExists(
-            f"verification {young[-1]['id']} is pending for this number",
-            retry_after=_wait(max(row["created_at"] for row in young) + limits.grace, now),
-            verification_id=young[-1]["id"],
-        )
-    if prefix is not None:
-        block = repo.recent_for_prefix(account_id, prefix, now - limits.prefix_window)
-        if len(block) >= limits.prefix_limit:
+@dataclass(slots=True)
+class _Recent:
+    id: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class Admissions:
+    """The limits of a batch of new verifications, decided from three queries for the whole batch
+    and kept up to date as each is admitted, so that two in one batch count against each other."""
+
+    def __init__(
+        self, conn: Connection, rows: Sequence[dict[str, Any]], now: datetime, prefix_window: timedelta
+    ):
+        repo = VerificationRepository(conn)
+        accounts = sorted({row["account_id"] for row in rows})
+        self.pending = repo.pending_counts(accounts, now)
+        self.numbers: dict[tuple[str, str], list[_Recent]] = {}
+        for found in repo.recent_for_numbers(accounts, sorted({r["recipient"] for r in rows}), now - DAY):
+            key = (found["account_id"], found["recipient"])
+            self.numbers.setdefault(key, []).append(
+                _Recent(found["id"], found["status"], found["created_at"], found["expires_at"])
+            )
+        self.blocks: dict[tuple[str, str], list[datetime]] = {}
+        prefixes = sorted({r["prefix"] for r in rows if r["prefix"]})
+        for account_id, prefix, created_at in repo.recent_for_prefixes(
+            accounts, prefixes, now - prefix_window
+        ):
+            self.blocks.setdefault((account_id, prefix), []).append(created_at)
+
+    def admit(self, row: dict[str, Any], limits: Limits) -> list[str]:
+        """Raise the first limit ``row`` breaks; else count it and return the pending verifications
+        of its number that it replaces (those older than the grace period)."""
+        account_id, recipient, now = row["account_id"], row["recipient"], row["created_at"]
+        pending, first_end = self.pending.get(account_id, (0, None))
+        if pending >= limits.account_active_limit:
+            raise ActiveVerificationsLimit(
+                f"the account has {pending} pending verifications; at most {limits.account_active_limit}",
+                retry_after=_wait(first_end or now, now),
+            )
+        today = [r for r in self.numbers.get((account_id, recipient), []) if r.created_at >= now - DAY]
+        if len(today) >= limits.daily_limit:
+            raise DailyLimitReached(
+                f"{limits.daily_limit} verifications were sent to this number in the last 24 hours",
+                retry_after=_wait(today[-limits.daily_limit].created_at + DAY, now),
+            )
+        in_window = [r for r in today if r.created_at > now - limits.window]
+        if len(in_window) >= limits.window_limit:
+            raise NumberRateLimited(
+                f"{limits.window_limit} verifications were sent to this number in the last "
+                f"{limits.window.total_seconds():.0f} seconds",
+                retry_after=_wait(in_window[-limits.window_limit].created_at + limits.window, now),
+            )
+        active = [r for r in today if r.status == PENDING and r.expires_at > now]
+        young = [r for r in active if r.created_at > now - limits.grace]
+        if young:
+            raise ActiveVerificationExists(
+                f"verification {young[-1].id} is pending for this number",
+                retry_after=_wait(max(r.created_at for r in young) + limits.grace, now),
+                verification_id=young[-1].id,
+            )
+        block = [
+            t for t in self.blocks.get((account_id, row["prefix"]), []) if t >= now - limits.prefix_window
+        ]
+        if row["prefix"] and len(block) >= limits.prefix_limit:
             raise PrefixRateLimited(
-                f"{limits.prefix_limit} verifications went to numbers starting {prefix} in the last "
+                f"{limits.prefix_limit} verifications went to numbers starting {row['prefix']} in the last "
                 f"{limits.prefix_window.total_seconds():.0f} seconds",
                 retry_after=_wait(block[-limits.prefix_limit] + limits.prefix_window, now),
             )
-    return [row["id"] for row in active]
+        for replaced in active:
+            replaced.status = "canceled"
+        self.numbers.setdefault((account_id, recipient), []).append(
+            _Recent(row["id"], PENDING, now, row["expires_at"])
+        )
+        self.blocks.setdefault((account_id, row["prefix"]), []).append(now)
+        self.pending[account_id] = (pending + 1 - len(active), first_end)
+        return [r.id for r in active]
 
 
 @dataclass(slots=True)
@@ -128,28 +165,58 @@ class CreateVerification(WriteOp[Verification]):
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[Verification | QasidError]:
-        return [_create(conn, op) for op in ops]
+        return _create_many(conn, ops)
 
 
-def _create(conn: Connection, op: CreateVerification) -> Verification | QasidError:
-    row, now = op.row, op.row["created_at"]
-    AccountRepository(conn).lock_for_update([row["account_id"]])
-    try:
-        replaced = check_limits(
-            conn, row["account_id"], row["recipient"], prefix=row["prefix"], limits=op.limits, now=now
+def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Verification | QasidError]:
+    """A batch of new verifications in a few statements: the accounts locked once, the limits read
+    by three queries, the messages accepted together, and each table written with one insert.
+    (Should a later step refuse one, say for want of funds, it has still counted against the limits
+    of the others of its batch: the error is on the side of caution, and only within a batch.)"""
+    AccountRepository(conn).lock_for_update([op.row["account_id"] for op in ops])
+    widest = max(op.limits.prefix_window for op in ops)
+    admissions = Admissions(conn, [op.row for op in ops], max(op.row["created_at"] for op in ops), widest)
+    results: list[Verification | QasidError] = []
+    admitted: list[tuple[int, CreateVerification, list[str]]] = []
+    for index, op in enumerate(ops):
+        try:
+            admitted.append((index, op, admissions.admit(op.row, op.limits)))
+            results.append(QasidError("pending"))  # replaced below
+        except QasidError as refused:
+            results.append(refused)
+    outcomes = accept_sends(conn, [op.prepared for _, op, _ in admitted])
+    accepted = []
+    for (index, op, replaced), outcome in zip(admitted, outcomes, strict=True):
+        if isinstance(outcome, QasidError):
+            results[index] = outcome
+            continue
+        accepted.append((op, replaced))
+        results[index] = _shape(op.row, op.row["created_at"], code=op.supplied_code)
+    if accepted:
+        supersede(
+            conn,
+            [vid for _, replaced in accepted for vid in replaced],
+            max(op.row["created_at"] for op in ops),
         )
-    except QasidError as refused:
-        return refused
-    outcome = accept_sends(conn, [op.prepared])[0]
-    if isinstance(outcome, QasidError):
-        return outcome
-    supersede(conn, replaced, now)
-    repo = VerificationRepository(conn)
-    repo.insert(row)
-    message_id = op.prepared.messages[0].id
-    repo.add_send(row["id"], row["channel"], message_id, now)
-    schedule(conn, message_id, row["channels"].split(","), row["channel"], now, policy=op.policy)
-    return _shape(row, now, code=op.supplied_code)
+        repo = VerificationRepository(conn)
+        repo.insert_many([op.row for op, _ in accepted])
+        repo.add_sends(
+            [
+                (op.row["id"], op.row["channel"], op.prepared.messages[0].id, op.row["created_at"])
+                for op, _ in accepted
+            ]
+        )
+        for op, _ in accepted:
+            row = op.row
+            schedule(
+                conn,
+                op.prepared.messages[0].id,
+                row["channels"].split(","),
+                row["channel"],
+                row["created_at"],
+                policy=op.policy,
+            )
+    return results
 
 
 @dataclass(slots=True)
@@ -163,29 +230,45 @@ class CheckVerification(WriteOp[CheckResult]):
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[CheckResult | QasidError]:
-        return [_check(conn, op) for op in ops]
+        return _check_many(conn, ops)
 
 
-def _check(conn: Connection, op: CheckVerification) -> CheckResult | QasidError:
+def _check_many(conn: Connection, ops: Sequence[CheckVerification]) -> list[CheckResult | QasidError]:
+    """A batch of checks: the verifications read (and locked) by one query, then one update and one
+    insert; two checks of one verification in a batch see each other."""
     repo = VerificationRepository(conn)
-    row = repo.get(op.account_id, op.verification_id, lock=True)
-    if row is None:
-        return NotFound(f"no verification {op.verification_id!r}")
-    status, attempts = _status(row, op.now), row["attempts"]
-    if status == "approved":
-        return VerificationClosed("this verification was already approved", verification_status=status)
-    if status == PENDING:
-        if hmac.compare_digest(row["code_digest"], op.digest):
-            status = "approved"
-        else:
-            attempts += 1
-            status = "max_attempts_reached" if attempts >= row["max_attempts"] else PENDING
-        repo.set(row["id"], op.now, status=status, attempts=attempts)
-    elif status != row["status"]:  # expired: say so in the row
-        repo.set(row["id"], op.now, status=status)
-    result = "invalid" if status == PENDING else status
-    repo.add_check(row["id"], result, op.now)
-    return CheckResult(id=row["id"], status=result, attempts_left=max(0, row["max_attempts"] - attempts))
+    rows = {row["id"]: dict(row) for row in repo.get_many([op.verification_id for op in ops], lock=True)}
+    results: list[CheckResult | QasidError] = []
+    changed: dict[str, tuple[str, int, datetime]] = {}
+    checks: list[tuple[str, str, datetime]] = []
+    for op in ops:
+        row = rows.get(op.verification_id)
+        if row is None or row["account_id"] != op.account_id:
+            results.append(NotFound(f"no verification {op.verification_id!r}"))
+            continue
+        status, attempts = _status(row, op.now), row["attempts"]
+        if status == "approved":
+            results.append(
+                VerificationClosed("this verification was already approved", verification_status=status)
+            )
+            continue
+        if status == PENDING:
+            if hmac.compare_digest(row["code_digest"], op.digest):
+                status = "approved"
+            else:
+                attempts += 1
+                status = "max_attempts_reached" if attempts >= row["max_attempts"] else PENDING
+        if (status, attempts) != (row["status"], row["attempts"]):  # an expiry is written down too
+            row["status"], row["attempts"] = status, attempts
+            changed[row["id"]] = (status, attempts, op.now)
+        result = "invalid" if status == PENDING else status
+        checks.append((row["id"], result, op.now))
+        results.append(
+            CheckResult(id=row["id"], status=result, attempts_left=max(0, row["max_attempts"] - attempts))
+        )
+    repo.set_many([(vid, *values) for vid, values in changed.items()])
+    repo.add_checks(checks)
+    return results
 
 
 @dataclass(slots=True)
@@ -251,7 +334,7 @@ def _resend(conn: Connection, op: ResendVerification) -> QasidError | None:
         return outcome
     repo.set(row["id"], op.now, sends=row["sends"] + 1)
     message_id = op.prepared.messages[0].id
-    repo.add_send(row["id"], row["channel"], message_id, op.now)
+    repo.add_sends([(row["id"], row["channel"], message_id, op.now)])
     schedule(conn, message_id, row["channels"].split(","), row["channel"], op.now, policy=op.policy)
     return None
 
