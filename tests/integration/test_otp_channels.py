@@ -245,3 +245,20 @@ class TestWorkflow:
                  *await codes_received(stack.http, stack.db, customer, created["id"])}  # fmt: skip
         assert len(codes) == 1
         assert stack.operator.account(customer.account.id).balance == 10_000 - 30 - 10 - 20
+
+    async def test_a_channel_the_account_has_no_price_for_is_passed_over(self, stack: Stack):
+        customer = stack.operator.customer(balance=10_000, price=20)
+        stack.operator.set_price(
+            Price(customer.account.id, "*", "*", "whatsapp", "IQD", 30)
+        )  # no Telegram price
+        created = await create(
+            stack.http, customer, to="+9647701234563", channels=["whatsapp", "telegram", "sms"]
+        )
+
+        async def on_sms():
+            detail = await stack.status(customer, created["id"])
+            return detail if detail["channel"] == "sms" else None
+
+        detail = await wait_for(on_sms)
+        assert [s["channel"] for s in detail["send_history"]] == ["whatsapp", "sms"]
+        assert stack.tg.sent == []

@@ -60,40 +60,42 @@ def schedule(
 
 
 def fall_back(conn: Connection, message_id: str, now: datetime, policy: FallbackPolicy) -> str | None:
-    """Send the code of the verification that ``message_id`` carried on its next channel; return
-    the new message's id, or None when there is nothing to do (or it could not be sent)."""
-    verification_id = conn.execute(
-        select(batches.c.verification_id)
+    """Send the code of the verification that ``message_id`` carried on its next channel (the next
+    that takes it: one without a price, say, is passed over); return the new message's id, or None
+    when there is nothing to do."""
+    found = conn.execute(
+        select(batches.c.verification_id, messages.c.account_id)
         .join(messages, messages.c.batch_id == batches.c.id)
         .where(messages.c.id == message_id)
-    ).scalar()
-    if verification_id is None:
+    ).first()
+    if found is None or found.verification_id is None:
         return None
+    verification_id = found.verification_id
     repo = VerificationRepository(conn)
-    account_id = conn.execute(select(messages.c.account_id).where(messages.c.id == message_id)).scalar_one()
-    row = repo.get(account_id, verification_id, lock=True)
-    sends = repo.sends(verification_id)
+    row = repo.get(found.account_id, verification_id, lock=True)
     if row is None or row["status"] != PENDING or now >= row["expires_at"]:
         return None
+    sends = repo.sends(verification_id)
     if not sends or sends[-1]["message_id"] != message_id or sends[-1]["message_status"] == "delivered":
         return None  # superseded by a later send, or it arrived after all
     channels = row["channels"].split(",")
-    position = channels.index(row["channel"])
-    if position + 1 >= len(channels):
-        return None
-    channel, body = channels[position + 1], repo.latest_body(verification_id)
-    prepared = _prepare(conn, row, channel, body or "", now=now, settings=policy.settings)
-    outcome = prepared if isinstance(prepared, QasidError) else accept_sends(conn, [prepared])[0]
-    if isinstance(outcome, QasidError):
-        log.warning("fallback refused", verification=verification_id, channel=channel, error=outcome.detail)
-        return None
-    assert isinstance(prepared, PreparedSend)  # noqa: S101 - refusals returned above
-    new_id = prepared.messages[0].id
-    repo.set(verification_id, now, channel=channel, sends=row["sends"] + 1)
-    repo.add_sends([(verification_id, channel, new_id, now)])
-    schedule(conn, new_id, channels, channel, now, policy=policy)
-    log.info("verification fell back", verification=verification_id, channel=channel, message=new_id)
-    return new_id
+    body = repo.latest_body(verification_id) or ""
+    for channel in channels[channels.index(row["channel"]) + 1 :]:  # a channel that refuses is skipped
+        prepared = _prepare(conn, row, channel, body, now=now, settings=policy.settings)
+        outcome = prepared if isinstance(prepared, QasidError) else accept_sends(conn, [prepared])[0]
+        if isinstance(outcome, QasidError):
+            log.warning(
+                "fallback refused", verification=verification_id, channel=channel, error=outcome.detail
+            )
+            continue
+        assert isinstance(prepared, PreparedSend)  # noqa: S101 - refusals were skipped above
+        new_id = prepared.messages[0].id
+        repo.set(verification_id, now, channel=channel, sends=row["sends"] + 1)
+        repo.add_sends([(verification_id, channel, new_id, now)])
+        schedule(conn, new_id, channels, channel, now, policy=policy)
+        log.info("verification fell back", verification=verification_id, channel=channel, message=new_id)
+        return new_id
+    return None
 
 
 def _prepare(
