@@ -262,3 +262,18 @@ class TestWorkflow:
         detail = await wait_for(on_sms)
         assert [s["channel"] for s in detail["send_history"]] == ["whatsapp", "sms"]
         assert stack.tg.sent == []
+
+    async def test_a_workflow_starts_on_the_first_channel_the_account_can_pay_for(self, stack: Stack):
+        customer = stack.operator.customer(balance=10_000, price=20)  # an SMS price only
+        created = await create(stack.http, customer, to="+9647701234561", channels=["whatsapp", "sms"])
+        assert created["channel"] == "sms"
+        assert created["channels"] == ["whatsapp", "sms"]
+        [code] = await codes_received(stack.http, stack.db, customer, created["id"])
+        assert (await check(stack.http, customer, created["id"], code))["status"] == "approved"
+        refused = await stack.http.post(
+            "/v1/verifications",
+            json={"to": "+9647701234571", "sender": "Qasid", "channels": ["whatsapp", "telegram"]},
+            headers=customer.headers,
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "no_valid_recipients")
+        assert refused.json()["invalid"][0]["reason"] == "no_price"

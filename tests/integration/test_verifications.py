@@ -135,6 +135,31 @@ class TestTheCode:
         [text] = texts_sent(db, [detail["send_history"][0]["message_id"]])
         assert text.endswith("\nFA+9qCX9VSu\n\n@example.com #9034")
 
+    async def test_a_code_closed_before_its_message_left_is_not_sent_and_is_refunded(
+        self, gateway, db, operator: Operator
+    ):
+        http, app = gateway
+        connector_id = await running_simulator(app, db)
+        links = app.state.services.worker.links
+        qasid("connectors", "disable", connector_id)  # the carrier is away: the message waits
+        await wait_for(lambda: connector_id not in links.running)
+        customer = operator.customer(balance=1000, price=20)
+        created = await create(http, customer, code="1234")
+        assert operator.account(customer.account.id).balance == 980
+        await http.post(f"/v1/verifications/{created['id']}/cancel", headers=customer.headers)
+        qasid("connectors", "enable", connector_id)
+        detail = (await http.get(f"/v1/verifications/{created['id']}", headers=customer.headers)).json()
+        message_id = detail["send_history"][0]["message_id"]
+
+        async def ended():
+            message = (await http.get(f"/v1/messages/{message_id}", headers=customer.headers)).json()
+            return message if message["status"] == "failed" else None
+
+        message = await wait_for(ended)
+        assert message["error_code"] == "VERIFICATION_CLOSED"
+        assert texts_sent(db, [message_id]) == []
+        assert operator.account(customer.account.id).balance == 1000
+
     async def test_three_wrong_codes_end_it_and_the_right_one_no_longer_works(self, sms, operator: Operator):
         customer = operator.customer()
         created = await create(sms, customer, code="1234")

@@ -301,6 +301,11 @@ class Dispatcher:
         if now >= message["expires_at"]:
             detail = "the validity ran out before it could be sent"
             return Ended(job.id, message["id"], MessageStatus.EXPIRED, "EXPIRED", detail, was_sent=False)
+        if message["verification_id"] is not None and message["code_status"] != "pending":
+            detail = f"its verification is {message['code_status']}: the code is no use now"
+            return Ended(
+                job.id, message["id"], MessageStatus.FAILED, "VERIFICATION_CLOSED", detail, was_sent=False
+            )
         return await self._submit(item, now)
 
     def _follow_up(self, job: Job, message: RowMapping, status: MessageStatus) -> Outcome:

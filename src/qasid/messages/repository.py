@@ -71,6 +71,7 @@ _DISPATCH_VIEW = select(
     batches.c.created_at,
     batches.c.verification_id,
     verifications.c.code_seal,  # a verification's code, sealed (qasid.otp.codes)
+    verifications.c.status.label("code_status"),
     verifications.c.locale.label("code_locale"),
     verifications.c.brand.label("code_brand"),
     verifications.c.expires_at.label("code_expires_at"),

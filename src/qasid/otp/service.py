@@ -37,6 +37,7 @@ from qasid.errors import (
     InvalidRequest,
     MaxSendsReached,
     NotFound,
+    NoValidRecipients,
     NumberRateLimited,
     PrefixRateLimited,
     QasidError,
@@ -392,23 +393,32 @@ class VerificationService:
             web_domain=request.web_domain,
         )
         verification_id = ids.new_id("ver", int(now.timestamp() * 1000))
-        prepared = await self._prepare(
-            caller,
-            recipient.e164,
-            request.sender,
-            body,
-            channel=channels[0],
-            code_length=len(code),
-            ttl=ttl,
-            now=now,
-        )
+        refusal: NoValidRecipients | None = None
+        for channel in channels:  # the first channel the account can send on (has a price for)
+            try:
+                prepared = await self._prepare(
+                    caller,
+                    recipient.e164,
+                    request.sender,
+                    body,
+                    channel=channel,
+                    code_length=len(code),
+                    ttl=ttl,
+                    now=now,
+                )
+                break
+            except NoValidRecipients as refused:
+                refusal = refusal or refused
+        else:
+            assert refusal is not None  # noqa: S101 - a workflow has at least one channel
+            raise refusal
         row = {
             "id": verification_id,
             "account_id": caller.account_id,
             "recipient": recipient.e164,
             "country": recipient.country,
             "channels": ",".join(channels),
-            "channel": channels[0],
+            "channel": channel,
             "status": PENDING,
             "code_length": len(code),
             "code_digest": self.codes.digest(verification_id, code),
