@@ -154,6 +154,7 @@ class Runtime:
         """``role``: serve (API and worker), api, or worker. Call on the event loop that will run it."""
         if problem := await to_thread.run_sync(pending, settings.database_url):
             raise SchemaBehind(problem)
+        codes = CodeBook(server_secret(settings))  # a bad secret stops the start before anything runs
         db = Database.from_settings(settings)
         writer = GroupCommitWriter(
             db,
@@ -162,7 +163,6 @@ class Runtime:
             linger=settings.writer_linger_ms / 1000,
         )
         writer.start()
-        codes = CodeBook(server_secret(settings))
         worker = Worker(db, writer, settings, role, codes) if role in ("serve", "worker") else None
         messages = MessageService(
             db, writer, settings, on_accepted=worker.dispatcher.wake if worker else None

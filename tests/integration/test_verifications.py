@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import traceback
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from qasid.api.app import create_app
@@ -434,3 +436,15 @@ class TestRaces:
         assert sorted(r["status"] for r in results) == ["invalid", "invalid", *["max_attempts_reached"] * 3]
         assert sorted(r["attempts_left"] for r in results) == [0, 0, 0, 1, 2]
         assert (await check(sms, customer, created["id"], "1234"))["status"] == "max_attempts_reached"
+
+
+class TestStartup:
+    async def test_a_short_server_secret_stops_the_gateway_from_starting(self, fast_settings):
+        app = create_app(
+            fast_settings.model_copy(update={"secret_key": SecretStr("too-short")}), role="serve"
+        )
+        with pytest.raises(BaseException) as caught:  # noqa: PT011 - the lifespan wraps it in a group
+            async with LifespanManager(app):
+                pass
+        told = "".join(traceback.format_exception(caught.value))
+        assert "QASID_SECRET_KEY must be at least 32 characters" in told
