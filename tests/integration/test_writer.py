@@ -243,3 +243,23 @@ class TestLinger:
             await asyncio.wait_for(writer.submit(Early()), 2.0)  # it would wait 5 s if it lingered
         finally:
             await writer.stop()
+
+
+class TestReads:
+    def test_a_read_sees_one_moment_whatever_commits_meanwhile(self, db):
+        with db.write() as conn:
+            conn.execute(insert(accounts).values(**ACCOUNT, id="acc_before"))
+        with db.read() as conn:
+            first = conn.execute(select(func.count()).select_from(accounts)).scalar_one()
+            with db.write() as other:
+                other.execute(insert(accounts).values(**ACCOUNT, id="acc_meanwhile"))
+            assert conn.execute(select(func.count()).select_from(accounts)).scalar_one() == first
+        with db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(accounts)).scalar_one() == first + 1
+
+
+_NOW = datetime.now(UTC)
+ACCOUNT = {
+    "name": "x", "status": "active", "payment_type": "prepaid", "currency": "IQD", "credit_limit": 0,
+    "balance": 0, "default_region": "IQ", "created_at": _NOW, "updated_at": _NOW,
+}  # fmt: skip

@@ -9,7 +9,8 @@
   (1, 2, 5, 10, 15, 20, 25 ms...), so under contention the lock stood free while the next writer
   slept; the file lock hands it over at once. Other programs writing the same file still meet the
   busy timeout as before.
-- ``Database.read()`` opens a read-only snapshot that never waits for the writer (WAL on SQLite).
+- ``Database.read()`` opens a read-only snapshot that never waits for the writer (WAL on SQLite,
+  REPEATABLE READ on PostgreSQL).
 
 Connections are synchronous: the hot write path runs in the group-commit writer thread
 (``qasid.db.writer``) and reads run in worker threads, so the event loop never waits on I/O and the
@@ -97,10 +98,14 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A consistent read snapshot; nothing is written in it."""
-        with self.engine.connect() as conn, conn.begin() as tx:
-            yield conn
-            tx.rollback()
+        """A consistent read snapshot; nothing is written in it. (On PostgreSQL that takes REPEATABLE
+        READ: under READ COMMITTED each statement sees its own moment, and a verification read
+        before a commit could show the sends of after it.)"""
+        with self.engine.connect() as plain:
+            conn = plain if self.is_sqlite else plain.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin() as tx:
+                yield conn
+                tx.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()
