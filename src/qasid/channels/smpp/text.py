@@ -156,7 +156,12 @@ def _encode(text: str, coding: int, *, gsm_packed: bool, fill_bits: int) -> byte
         septets = encode_gsm7(text)
         if not gsm_packed:
             return septets
-        if (fill_bits + 7 * len(septets)) % 8 == 1:  # 7 spare bits would read as "@": pad with CR
+        bits = (fill_bits + 7 * len(septets)) % 8
+        if bits == 1:  # 7 spare bits would read as "@": pad with CR
+            septets += b"\r"
+        elif bits == 0 and septets.endswith(b"\r"):
+            # TS 23.038 §6.1.2.3.1: a wanted CR that ends on an octet boundary would be taken for
+            # padding; it is doubled (a phone shows CR twice, which the standard calls harmless).
             septets += b"\r"
         return pack_septets(septets, fill_bits)
     if coding == DataCoding.IA5:
