@@ -177,14 +177,13 @@ def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Ve
     AccountRepository(conn).lock_for_update([op.row["account_id"] for op in ops])
     widest = max(op.limits.prefix_window for op in ops)
     admissions = Admissions(conn, [op.row for op in ops], max(op.row["created_at"] for op in ops), widest)
-    results: list[Verification | QasidError] = []
+    results: dict[int, Verification | QasidError] = {}
     admitted: list[tuple[int, CreateVerification, list[str]]] = []
     for index, op in enumerate(ops):
         try:
             admitted.append((index, op, admissions.admit(op.row, op.limits)))
-            results.append(QasidError("pending"))  # replaced below
         except QasidError as refused:
-            results.append(refused)
+            results[index] = refused
     outcomes = accept_sends(conn, [op.prepared for _, op, _ in admitted])
     accepted = []
     for (index, op, replaced), outcome in zip(admitted, outcomes, strict=True):
@@ -217,7 +216,7 @@ def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Ve
                 row["created_at"],
                 policy=op.policy,
             )
-    return results
+    return [results[index] for index in range(len(ops))]
 
 
 @dataclass(slots=True)
