@@ -17,6 +17,9 @@ RETRIED = Counter("qasid_dispatch_retries", "Dispatch attempts that failed trans
 VERIFICATIONS = Counter(
     "qasid_verifications", "Verifications created, and checks by result", ["event"]
 )  # event: created, approved, invalid, expired, canceled, max_attempts_reached
+WEBHOOK_TRIES = Counter(
+    "qasid_webhook_tries", "Webhook calls, by what came of them", ["outcome"]
+)  # outcome: delivered, failed, refused, gone
 ACCEPT_LATENCY = Histogram(
     "qasid_accept_latency_seconds",
     "From a send request's arrival to its answer",

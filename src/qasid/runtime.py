@@ -36,13 +36,19 @@ from qasid.messages.service import MessageService
 from qasid.migrations import pending
 from qasid.otp.codes import CodeBook
 from qasid.otp.fallback import FallbackPolicy
-from qasid.otp.service import VerificationService
+from qasid.otp.service import ExpireVerifications, VerificationService
 from qasid.outbox.maintenance import Beat, RegisterWorker, StopWorker
 from qasid.outbox.records import RetryPolicy
 from qasid.outbox.repository import JOBS_CHANNEL, WorkerRepository
 from qasid.routing.links import Links
 from qasid.server_secret import server_secret
 from qasid.settings import Settings
+from qasid.vault import Vault
+from qasid.webhooks.events import PUBLISHED
+from qasid.webhooks.guard import AddressPolicy, networks
+from qasid.webhooks.repository import WEBHOOKS_CHANNEL
+from qasid.webhooks.sender import WebhookSender
+from qasid.webhooks.service import Callbacks, WebhookService
 
 log = structlog.get_logger(__name__)
 PURGE_EVERY = timedelta(minutes=10)
@@ -56,7 +62,14 @@ class Worker:
     """The outbox side of a process."""
 
     def __init__(
-        self, db: Database, writer: GroupCommitWriter, settings: Settings, role: str, codes: CodeBook
+        self,
+        db: Database,
+        writer: GroupCommitWriter,
+        settings: Settings,
+        role: str,
+        *,
+        codes: CodeBook,
+        vault: Vault,
     ) -> None:
         self.id = ids.new_id("wrk")
         self.db, self.writer, self.settings, self.role = db, writer, settings, role
@@ -79,6 +92,8 @@ class Worker:
             codes=codes,
             fallback=FallbackPolicy(settings),
         )
+        self.webhooks = WebhookSender(writer, self.id, settings, vault)
+        writer.on_commit(PUBLISHED, self.webhooks.wake)
         self.last_beat: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._purged = datetime.min.replace(tzinfo=UTC)
@@ -89,6 +104,7 @@ class Worker:
         await self.links.start()
         self._tasks = [
             asyncio.create_task(self.dispatcher.run(), name="qasid-dispatcher"),
+            asyncio.create_task(self.webhooks.run(), name="qasid-webhooks"),
             asyncio.create_task(self._upkeep(), name="qasid-upkeep"),
         ]
         if not self.db.is_sqlite:
@@ -97,6 +113,7 @@ class Worker:
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
+        await self.webhooks.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -113,7 +130,9 @@ class Worker:
                 if recovered := await self.writer.submit(beat):
                     log.warning("took back the jobs of silent workers", jobs=recovered)
                     self.dispatcher.wake()
+                    self.webhooks.wake()
                 self.last_beat = now
+                await self.writer.submit(ExpireVerifications(now))
                 if now - self._purged > PURGE_EVERY:
                     cutoff = now - timedelta(hours=self.settings.idempotency_hours)
                     await self.writer.submit(PurgeIdempotency(cutoff))
@@ -123,16 +142,19 @@ class Worker:
             await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def _listen(self) -> None:
-        """PostgreSQL: wake the dispatcher when any process commits new jobs."""
+        """PostgreSQL: wake the dispatcher (or the webhook sender) when any process commits new jobs
+        (or deliveries)."""
         import psycopg  # noqa: PLC0415 - only PostgreSQL workers need the driver directly
 
         conninfo = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        wake = {JOBS_CHANNEL: self.dispatcher.wake, WEBHOOKS_CHANNEL: self.webhooks.wake}
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {JOBS_CHANNEL}")
-                    async for _ in conn.notifies():
-                        self.dispatcher.wake()
+                    for channel in wake:
+                        await conn.execute(f"LISTEN {channel}")
+                    async for notice in conn.notifies():
+                        wake[notice.channel]()
             except Exception as exc:  # noqa: BLE001 - polling covers the gap; try again shortly
                 log.warning("listening for new jobs failed; polling meanwhile", error=repr(exc))
                 await asyncio.sleep(self.settings.heartbeat_seconds)
@@ -146,6 +168,7 @@ class Runtime:
     authenticator: Authenticator
     messages: MessageService
     verifications: VerificationService
+    webhooks: WebhookService
     worker: Worker | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -154,7 +177,8 @@ class Runtime:
         """``role``: serve (API and worker), api, or worker. Call on the event loop that will run it."""
         if problem := await to_thread.run_sync(pending, settings.database_url):
             raise SchemaBehind(problem)
-        codes = CodeBook(server_secret(settings))  # a bad secret stops the start before anything runs
+        secret = server_secret(settings)  # a bad secret stops the start before anything runs
+        codes, vault = CodeBook(secret), Vault(secret)
         db = Database.from_settings(settings)
         writer = GroupCommitWriter(
             db,
@@ -163,13 +187,19 @@ class Runtime:
             linger=settings.writer_linger_ms / 1000,
         )
         writer.start()
-        worker = Worker(db, writer, settings, role, codes) if role in ("serve", "worker") else None
+        worker = (
+            Worker(db, writer, settings, role, codes=codes, vault=vault)
+            if role in ("serve", "worker")
+            else None
+        )
+        callbacks = Callbacks(AddressPolicy(networks(settings.webhook_allowed_networks.split(","))), vault)
         messages = MessageService(
-            db, writer, settings, on_accepted=worker.dispatcher.wake if worker else None
+            db, writer, settings, callbacks=callbacks, on_accepted=worker.dispatcher.wake if worker else None
         )
         verifications = VerificationService(db, writer, settings, messages, codes)
+        webhooks = WebhookService(db, writer, callbacks)
         authenticator = Authenticator(db, settings.cache_seconds)
-        runtime = cls(settings, db, writer, authenticator, messages, verifications, worker)
+        runtime = cls(settings, db, writer, authenticator, messages, verifications, webhooks, worker)
         if worker is not None:
             await worker.start()
         return runtime

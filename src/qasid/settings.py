@@ -141,6 +141,44 @@ class Settings(BaseSettings):
         default="sms", description="the workflow when a request names none: channels, comma separated"
     )
 
+    # Webhooks: events pushed to customers (qasid.webhooks).
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="a try succeeds with a 2xx answer within this time"
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0, gt=0, description="a failed delivery is tried again after about this long, then longer"
+    )
+    webhook_retry_cap_seconds: float = Field(
+        default=4 * 3600.0, gt=0, description="tries of one delivery are never further apart"
+    )
+    webhook_retry_for_seconds: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="how long after its event a delivery is still tried; then it is failed (replayable)",
+    )
+    webhook_disable_after_failures: int = Field(
+        default=20, ge=1, description="failed tries in a row after which an endpoint is disabled ..."
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=24 * 3600.0,
+        ge=0,
+        description="... once its failures have also lasted this long (a short outage disables nothing)",
+    )
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="networks webhooks may reach besides public addresses, comma separated "
+        "(e.g. 10.0.0.0/8); loopback, private and link-local addresses are refused otherwise",
+    )
+    webhook_ca_file: Path | None = Field(
+        default=None,
+        description="a PEM file of certificate authorities to trust for receivers' TLS, besides the system's",
+    )
+    webhook_max_in_flight: int = Field(default=256, ge=1, description="webhook calls a worker makes at once")
+    webhook_endpoint_max_in_flight: int = Field(
+        default=16, ge=1, description="calls to any one endpoint at once (a slow receiver holds no more)"
+    )
+    webhook_batch: int = Field(default=64, ge=1, description="deliveries claimed at a time")
+
     demo_key_file: Path = Field(
         default=Path(".qasid-demo-key"), description="where `qasid demo` keeps its key"
     )

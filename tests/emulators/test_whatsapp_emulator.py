@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.emulators.whatsapp import HttpRequest, HttpResponse, LocalHttpServer, WhatsAppCloud
+from tests.emulators.whatsapp import WhatsAppCloud
+from tests.httpserver import HttpRequest, HttpResponse, LocalHttpServer
 
 TOKEN = "tok"
 SECRET = "appsecret"

@@ -22,7 +22,8 @@ from qasid.api.app import create_app
 from qasid.billing.records import Price
 from qasid.routing import service as routing
 from tests.emulators.telegram import TelegramGateway
-from tests.emulators.whatsapp import HttpRequest, HttpResponse, LocalHttpServer, WhatsAppCloud
+from tests.emulators.whatsapp import WhatsAppCloud
+from tests.httpserver import HttpRequest, HttpResponse, LocalHttpServer
 from tests.integration.test_verifications import check, codes_received, create
 from tests.support import Customer, Operator, running_simulator, wait_for
 

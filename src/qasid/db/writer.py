@@ -34,7 +34,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -94,6 +94,7 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None
         self._closed = False
+        self._on_commit: dict[str, Callable[[], None]] = {}
         self.batches = 0
         self.ops = 0
 
@@ -107,6 +108,11 @@ class GroupCommitWriter:
         self._queue.put(_STOP)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
+
+    def on_commit(self, flag: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the event loop after every transaction in which an op set
+        ``conn.info[flag]`` (new work for someone to pick up, say)."""
+        self._on_commit[flag] = callback
 
     async def submit(self, op: WriteOp[R]) -> R:
         """Queue ``op`` and wait until its transaction committed; raises its ``QasidError``."""
@@ -181,12 +187,20 @@ class GroupCommitWriter:
     def _transaction(self, ops: list[WriteOp[Any]]) -> list[Any]:
         if self._conn is None:
             self._conn = self.db.writer_connection()
+        info = self._conn.info
+        for flag in self._on_commit:
+            info.pop(flag, None)
         try:
             with self.db.write_lock(), self._conn.begin():
-                return _apply_grouped(self._conn, ops)
+                results = _apply_grouped(self._conn, ops)
         except _UNREACHABLE:
             self._disconnect()  # a fresh connection for the next batch
             raise
+        if self._loop is not None:
+            for flag, callback in self._on_commit.items():
+                if info.pop(flag, None):
+                    self._loop.call_soon_threadsafe(callback)
+        return results
 
     def _disconnect(self) -> None:
         if self._conn is not None:
@@ -217,3 +231,25 @@ def _resolve(futures: list[asyncio.Future[Any]], results: list[Any]) -> None:
             future.set_exception(result)
         else:
             future.set_result(result)
+
+
+@dataclass(slots=True)
+class Apply(WriteOp[R]):
+    """A small write through the group commit (a customer's or an operator's change of settings):
+    ``fn`` runs in a savepoint of its own, so one that raises a ``QasidError`` leaves nothing behind
+    and does not disturb the others."""
+
+    fn: Callable[[Connection], R]
+
+    kind = "apply"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[R | QasidError]:
+        results: list[R | QasidError] = []
+        for op in ops:
+            try:
+                with conn.begin_nested():
+                    results.append(op.fn(conn))
+            except QasidError as exc:
+                results.append(exc)
+        return results

@@ -13,6 +13,7 @@ from qasid.billing.service import Refund, refund_many
 from qasid.db.writer import WriteOp
 from qasid.domain.states import CANCELABLE, MessageStatus
 from qasid.errors import NotCancelable, NotFound, QasidError
+from qasid.messages.history import record_moves
 from qasid.messages.repository import MessageRepository
 from qasid.outbox.repository import JobRepository
 
@@ -45,7 +46,7 @@ def _cancel(conn: Connection, op: CancelMessage) -> str | QasidError:
             message_status=message["status"],
         )
     JobRepository(conn).delete_for_messages([op.message_id])
-    repo.insert_events([(op.message_id, MessageStatus.CANCELED.value, None, op.now)])
+    record_moves(conn, [(op.message_id, MessageStatus.CANCELED, None)], op.now)
     refund = Refund(
         op.account_id, op.message_id, message["batch_id"], message["price"], note="canceled before sending"
     )

@@ -36,6 +36,7 @@ from qasid.domain.phone import mask
 from qasid.domain.states import NOT_YET_SENT, MessageStatus
 from qasid.errors import QasidError
 from qasid.messages.delivery_repository import DeliveryRepository
+from qasid.messages.history import record_moves
 from qasid.messages.reports import apply_held, settle
 from qasid.messages.repository import MessageRepository
 from qasid.metrics import DISPATCH_LATENCY, DISPATCHED, FINAL_STATES, RETRIED
@@ -161,12 +162,10 @@ def _record_sent(conn: Connection, sent: list[Sent], now: datetime) -> None:
             for part, carrier_id in enumerate(o.carrier_ids, start=1)
         ]
     )
-    messages.insert_events(
-        [
-            (o.message_id, MessageStatus.SENT.value, f"via {o.connector}", now)
-            for o in sent
-            if o.message_id in moved
-        ]
+    record_moves(
+        conn,
+        [(o.message_id, MessageStatus.SENT, f"via {o.connector}") for o in sent if o.message_id in moved],
+        now,
     )
     jobs = JobRepository(conn)
     jobs.become([(o.job_id, JobKind.EXPIRE.value, o.expire_at) for o in sent if o.message_id in moved])
@@ -179,9 +178,7 @@ def _record_ended(conn: Connection, ended: list[Ended], now: datetime) -> None:
         return
     messages = MessageRepository(conn)
     moved = set(messages.advance([(o.message_id, o.status, o.code) for o in ended], now))
-    messages.insert_events(
-        [(o.message_id, o.status.value, o.detail, now) for o in ended if o.message_id in moved]
-    )
+    record_moves(conn, [(o.message_id, o.status, o.detail) for o in ended if o.message_id in moved], now)
     for was_sent in (False, True):
         finals = {o.message_id: o.status for o in ended if o.message_id in moved and o.was_sent == was_sent}
         settle(conn, finals, now, was_sent=was_sent)

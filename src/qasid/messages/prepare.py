@@ -32,6 +32,7 @@ from qasid.messages.schemas import AcceptedMessage, InvalidRecipient, SendMessag
 from qasid.senders import service as senders
 from qasid.senders.records import SenderStatus
 from qasid.settings import Settings
+from qasid.webhooks.records import Callback
 
 _NAMES = {Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp", Channel.TELEGRAM: "Telegram"}
 
@@ -75,10 +76,12 @@ def prepare_send(
     idempotency: tuple[str, str] | None = None,
     request_id: str | None = None,
     channel: Channel = Channel.SMS,
+    callback: Callback | None = None,
 ) -> PreparedSend:
     """``idempotency`` is the request's key and ``request_hash``, when it has a key; ``request_id``
-    is kept on the batch for the logs. A WhatsApp or Telegram message (a verification's code) is one
-    part whatever its length, priced at the channel's price."""
+    is kept on the batch for the logs; ``callback`` is the request's own status callback. A WhatsApp
+    or Telegram message (a verification's code) is one part whatever its length, priced at the
+    channel's price."""
     info = _check_text(request.text, settings)
     if channel != Channel.SMS:
         info = replace(info, segments=1)
@@ -110,6 +113,7 @@ def prepare_send(
         idempotency=idempotency,
         request_id=request_id,
         channel=channel,
+        callback=callback,
     )
 
 
@@ -206,6 +210,7 @@ def _build(
     idempotency: tuple[str, str] | None,
     request_id: str | None,
     channel: Channel,
+    callback: Callback | None,
 ) -> PreparedSend:
     now_ms = int(now.timestamp() * 1000)
     batch_id = ids.new_id("bat", now_ms)
@@ -243,6 +248,7 @@ def _build(
         total_cost=total,
         request_id=request_id,
         created_at=now,
+        callback=callback.encode() if callback is not None else None,
     )
     return PreparedSend(
         caller=caller,

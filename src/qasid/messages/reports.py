@@ -21,6 +21,7 @@ from qasid.db.writer import GroupCommitWriter, WriteOp
 from qasid.domain.states import FINAL, MessageStatus, advance, aggregate, is_charged
 from qasid.errors import QasidError
 from qasid.messages.delivery_repository import DeliveryRepository, Pair
+from qasid.messages.history import record_moves
 from qasid.messages.repository import MessageRepository
 from qasid.metrics import FINAL_STATES
 from qasid.outbox.repository import JobRepository
@@ -134,7 +135,7 @@ def _follow_parts(
         )
     moved = set(messages.advance(targets, now))
     reached = {message_id: status for message_id, status, _ in targets if message_id in moved}
-    messages.insert_events([(m, status.value, raw_by_message[m], now) for m, status in reached.items()])
+    record_moves(conn, [(m, status, raw_by_message[m]) for m, status in reached.items()], now)
     finals = {m: s for m, s in reached.items() if s in FINAL}
     settle(conn, finals, now, was_sent=True)
     return finals

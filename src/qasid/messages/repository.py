@@ -33,6 +33,7 @@ class BatchRow(NamedTuple):
     request_id: str | None
     created_at: datetime
     verification_id: str | None = None  # the code is filled in at dispatch (qasid.otp)
+    callback: str | None = None  # the request's own status callback (qasid.webhooks.records.Callback)
 
 
 class MessageRow(NamedTuple):

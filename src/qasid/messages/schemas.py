@@ -8,6 +8,8 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
+from qasid.webhooks.schemas import Callback
+
 Recipient = Annotated[str, Meta(min_length=1, max_length=64, examples=["+9647701234567"])]
 
 
@@ -33,6 +35,7 @@ class SendMessageRequest(Struct, forbid_unknown_fields=True, kw_only=True):
         | None
     ) = None
     client_ref: Annotated[str, Meta(max_length=64, description="your reference, echoed back")] | None = None
+    callback: Callback | None = None
 
 
 class AcceptedMessage(Struct, kw_only=True):

@@ -27,6 +27,7 @@ from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageReques
 from qasid.metrics import ACCEPTED
 from qasid.senders.service import statuses
 from qasid.settings import Settings
+from qasid.webhooks.service import Callbacks
 
 
 class MessageService:
@@ -36,8 +37,10 @@ class MessageService:
         writer: GroupCommitWriter,
         settings: Settings,
         *,
+        callbacks: Callbacks,
         on_accepted: Callable[[], None] | None = None,
     ) -> None:
+        self.callbacks = callbacks
         self.db = db
         self.writer = writer
         self.settings = settings
@@ -85,6 +88,12 @@ class MessageService:
     ) -> PreparedSend:
         """The rows a send would write, decided from the account's cached prices and senders."""
         catalog = await self._catalog(caller)
+        own = request.callback
+        callback = None
+        if own is not None:
+            callback = self.callbacks.make(
+                own.url, statuses=own.statuses, secret=own.secret, field="callback"
+            )
         return prepare_send(
             caller,
             catalog,
@@ -94,6 +103,7 @@ class MessageService:
             idempotency=idempotency,
             request_id=request_id,
             channel=channel,
+            callback=callback,
         )
 
     def _stored_answer(self, account_id: str, key: str, digest: str) -> SendOutcome | QasidError | None:

@@ -191,6 +191,8 @@ batches = Table(
     _created(),
     # Set when the batch sends a verification's code: the body holds "{code}", filled in at dispatch.
     C("verification_id", String(40), nullable=True),
+    # The request's own status callback (JSON: url, statuses, sealed secret, format), if it gave one.
+    C("callback", Text, nullable=True),
 )
 
 # One recipient of a batch. Kept narrow: a 500-recipient request writes 500 of these.
@@ -377,7 +379,10 @@ inbound_messages = Table(
     C("body", Text, nullable=False),
     C("parts", Integer, nullable=False),
     C("received_at", UTCDateTime(), nullable=False),
+    # The account that owns the number it was sent to (NULL: nobody's).
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=True),
     Index(None, "recipient", "received_at"),
+    Index(None, "account_id", "id"),
 )
 
 inbound_parts = Table(
@@ -415,6 +420,7 @@ verifications = Table(
     C("brand", String(32), nullable=False),
     C("sender", String(20), nullable=False),
     C("callback_url", Text, nullable=True),
+    C("callback_secret", Text, nullable=True),  # sealed (qasid.vault); NULL: callbacks go unsigned
     C("attempts", Integer, nullable=False),  # wrong codes so far
     C("max_attempts", Integer, nullable=False),
     C("sends", Integer, nullable=False),
@@ -428,6 +434,7 @@ verifications = Table(
     Index(None, "account_id", "recipient", "created_at"),
     Index(None, "account_id", "status"),
     Index(None, "account_id", "prefix", "created_at"),
+    Index(None, "status", "expires_at"),  # pending ones whose time ran out (the expiry sweep)
 )
 
 # An account's own verification rules; a NULL column means the gateway's default (QASID_OTP_*).
@@ -471,4 +478,78 @@ verification_checks = Table(
     C("verification_id", String(40), ForeignKey("verifications.id"), nullable=False, index=True),
     C("result", String(24), nullable=False),
     _created(),
+)
+
+
+# --- Webhooks: what customers are told, and every try at telling them (qasid.webhooks). -----------
+
+# An account's receiver of events. The signing secret is sealed (qasid.vault) and shown once.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    C("url", Text, nullable=False),
+    C("description", String(200), nullable=True),
+    C("events", String(200), nullable=False),  # comma separated: "message.status,inbound.message"
+    C("statuses", String(8), nullable=False),  # message.status: all | final
+    C("secret", Text, nullable=False),  # sealed
+    C("enabled", Boolean, nullable=False),
+    C("disabled_reason", String(300), nullable=True),
+    C("failures", Integer, nullable=False),  # failed attempts in a row
+    C("failing_since", UTCDateTime(), nullable=True),  # the first of them
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+    C("deleted_at", UTCDateTime(), nullable=True),
+)
+
+# One event for one receiver: an endpoint, or the callback a request named (``url``). The row is the
+# outbox job too: written in the transaction that changed the state, claimed by a worker, retried.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    C("event_id", String(40), nullable=False),  # the webhook-id header: the same on every try
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    C("endpoint_id", String(40), ForeignKey("webhook_endpoints.id"), nullable=True),
+    C("url", Text, nullable=True),  # a request's own callback (no endpoint)
+    C("secret", Text, nullable=True),  # its sealed secret; NULL sends it unsigned
+    C("format", String(16), nullable=False),  # standard (dialects add theirs)
+    C("event_type", String(40), nullable=False),
+    C("subject_id", String(40), nullable=False),  # the message, verification or inbound message
+    C("sequence", Integer, nullable=False),  # orders one subject's events
+    C("payload", Text, nullable=False),  # the body, fixed when the event happened
+    C("status", String(16), nullable=False),  # pending | delivered | failed
+    C("attempts", Integer, nullable=False),
+    C("run_at", UTCDateTime(), nullable=False),
+    C("claimed_by", String(40), nullable=True),
+    C("claimed_at", UTCDateTime(), nullable=True),
+    C("last_error", String(500), nullable=True),
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+    Index(
+        "ix_webhook_deliveries_due",
+        "run_at",
+        sqlite_where=text("claimed_by IS NULL AND status = 'pending'"),
+        postgresql_where=text("claimed_by IS NULL AND status = 'pending'"),
+    ),
+    Index(None, "account_id", "id"),
+    Index(None, "subject_id"),
+    Index(None, "endpoint_id", "status"),
+    Index(None, "claimed_by"),
+)
+
+# Every try: when, what came back (status, the first KiB of the body) and how long it took.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    C("id", AutoId, primary_key=True, autoincrement=True),
+    C("delivery_id", String(40), ForeignKey("webhook_deliveries.id"), nullable=False),
+    C("at", UTCDateTime(), nullable=False),
+    C("url", Text, nullable=False),
+    C("status_code", Integer, nullable=True),  # NULL: no answer (refused, timed out, TLS failed...)
+    C("latency_ms", Integer, nullable=False),
+    C("error", String(500), nullable=True),
+    C("response", Text, nullable=True),
+    Index(None, "delivery_id", "id"),
 )

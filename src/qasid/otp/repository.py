@@ -176,11 +176,25 @@ class VerificationRepository:
         return list(self.conn.execute(query.order_by(verifications.c.id.desc()).limit(limit)).mappings())
 
 
-def supersede(conn: Connection, ids: Sequence[str], now: datetime) -> None:
-    """Cancel pending verifications a newer one for the same number replaces."""
-    if ids:
-        conn.execute(
-            update(verifications)
-            .where(verifications.c.id.in_(ids), verifications.c.status == PENDING)
-            .values(status="canceled", updated_at=now)
-        )
+def supersede(conn: Connection, ids: Sequence[str], now: datetime) -> list[RowMapping]:
+    """Cancel pending verifications a newer one for the same number replaces; returns them."""
+    if not ids:
+        return []
+    statement = (
+        update(verifications)
+        .where(verifications.c.id.in_(ids), verifications.c.status == PENDING)
+        .values(status="canceled", updated_at=now)
+        .returning(*verifications.c)
+    )
+    return list(conn.execute(statement).mappings())
+
+
+def expire_due(conn: Connection, now: datetime) -> list[RowMapping]:
+    """Pending verifications whose time ran out become ``expired``; returns them."""
+    statement = (
+        update(verifications)
+        .where(verifications.c.status == PENDING, verifications.c.expires_at <= now)
+        .values(status="expired", updated_at=now)
+        .returning(*verifications.c)
+    )
+    return list(conn.execute(statement).mappings())

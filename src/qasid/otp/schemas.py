@@ -68,7 +68,26 @@ class CreateVerificationRequest(Struct, forbid_unknown_fields=True, kw_only=True
         | None
     ) = None
     callback_url: (
-        Annotated[str, Meta(max_length=2000, pattern=r"^https?://", description="where status changes go")]
+        Annotated[
+            str,
+            Meta(
+                max_length=2000,
+                pattern=r"^https?://",
+                description="where verification.status events go (besides the account's webhook endpoints)",
+            ),
+        ]
+        | None
+    ) = None
+    callback_secret: (
+        Annotated[
+            str,
+            Meta(
+                min_length=24,
+                max_length=100,
+                description="signs the callbacks (Standard Webhooks): whsec_ and base64, or any text of "
+                "24+ characters. Without it they go unsigned",
+            ),
+        ]
         | None
     ) = None
 

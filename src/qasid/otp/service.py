@@ -54,7 +54,13 @@ from qasid.otp import texts
 from qasid.otp.codes import PLACEHOLDER, CodeBook
 from qasid.otp.fallback import FallbackPolicy, schedule
 from qasid.otp.policy import Limits, Policy
-from qasid.otp.repository import PENDING, VerificationFilter, VerificationRepository, supersede
+from qasid.otp.repository import (
+    PENDING,
+    VerificationFilter,
+    VerificationRepository,
+    expire_due,
+    supersede,
+)
 from qasid.otp.schemas import (
     CheckRecord,
     CheckResult,
@@ -65,6 +71,7 @@ from qasid.otp.schemas import (
     VerificationPage,
 )
 from qasid.settings import Settings
+from qasid.webhooks.events import verification_statuses
 
 DAY = timedelta(days=1)
 
@@ -193,10 +200,9 @@ def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Ve
         accepted.append((op, replaced))
         results[index] = _shape(op.row, op.row["created_at"], code=op.supplied_code)
     if accepted:
-        supersede(
-            conn,
-            [vid for _, replaced in accepted for vid in replaced],
-            max(op.row["created_at"] for op in ops),
+        now = max(op.row["created_at"] for op in ops)
+        verification_statuses(
+            conn, supersede(conn, [vid for _, replaced in accepted for vid in replaced], now), now
         )
         repo = VerificationRepository(conn)
         repo.insert_many([op.row for op, _ in accepted])
@@ -268,6 +274,8 @@ def _check_many(conn: Connection, ops: Sequence[CheckVerification]) -> list[Chec
         )
     repo.set_many([(vid, *values) for vid, values in changed.items()])
     repo.add_checks(checks)
+    ended = [rows[vid] for vid, (status, _, _) in changed.items() if status != PENDING]
+    verification_statuses(conn, ended, max(op.now for op in ops))
     return results
 
 
@@ -290,6 +298,7 @@ def _cancel(conn: Connection, op: CancelVerification) -> QasidError | None:
     if isinstance(row, QasidError):
         return row
     repo.set(row["id"], op.now, status="canceled")
+    verification_statuses(conn, [{**row, "status": "canceled"}], op.now)
     return None
 
 
@@ -304,6 +313,23 @@ def _pending(
     if status != PENDING:
         return VerificationClosed(f"this verification is {status}", verification_status=status)
     return row
+
+
+@dataclass(slots=True)
+class ExpireVerifications(WriteOp[int]):
+    """Pending verifications whose time ran out are written down ``expired`` (their status read as
+    expired already) and told to whoever listens; run by every worker's upkeep."""
+
+    now: datetime
+
+    kind = "verification_expiry"
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[int | QasidError]:
+        now = max(op.now for op in ops)
+        expired = expire_due(conn, now)
+        verification_statuses(conn, expired, now)
+        return [len(expired)] + [0] * (len(ops) - 1)
 
 
 @dataclass(slots=True)
@@ -427,6 +453,7 @@ class VerificationService:
             "brand": brand,
             "sender": prepared.batch.sender,
             "callback_url": request.callback_url,
+            "callback_secret": self._callback_secret(request),
             "attempts": 0,
             "max_attempts": policy.limits.max_attempts,
             "sends": 1,
@@ -443,6 +470,15 @@ class VerificationService:
         VERIFICATIONS.labels(event="created").inc()
         self._accepted()
         return created
+
+    def _callback_secret(self, request: CreateVerificationRequest) -> str | None:
+        """The callback URL checked (as any webhook's); its secret sealed."""
+        if request.callback_url is None:
+            return None
+        made = self.messages.callbacks.make(
+            request.callback_url, secret=request.callback_secret, field="callback_url"
+        )
+        return made.secret
 
     async def check(self, caller: Caller, verification_id: str, code: str) -> CheckResult:
         self._known(verification_id)

@@ -14,6 +14,7 @@ from qasid.db.writer import WriteOp
 from qasid.errors import QasidError
 from qasid.models import jobs
 from qasid.outbox.repository import JobRepository, WorkerRepository
+from qasid.webhooks.repository import DeliveryRepository
 
 
 @dataclass(slots=True)
@@ -56,7 +57,7 @@ def _beat(conn: Connection, op: Beat) -> int:
     workers = WorkerRepository(conn)
     workers.heartbeat(op.worker_id, op.now)
     dead = [w for w in workers.silent_since(op.now - op.dead_after) if w != op.worker_id]
-    recovered = JobRepository(conn).release_claims_of(dead)
+    recovered = JobRepository(conn).release_claims_of(dead) + DeliveryRepository(conn).release_claims_of(dead)
     workers.stop(dead, op.now)
     _release_orphans(conn, op.worker_id, op.in_flight, op.now - op.dead_after)
     return recovered
@@ -81,5 +82,6 @@ class StopWorker(WriteOp[None]):
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
         ids = [op.worker_id for op in ops]
         JobRepository(conn).release_claims_of(ids)
+        DeliveryRepository(conn).release_claims_of(ids)
         WorkerRepository(conn).stop(ids, max(op.now for op in ops))
         return [None] * len(ops)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from litestar import Router
 
-from qasid.api.v1 import account, messages, simulator, verifications
+from qasid.api.v1 import account, messages, simulator, verifications, webhooks
 
 router = Router(
     path="/v1",
-    route_handlers=[*messages.handlers, *verifications.handlers, *account.handlers, *simulator.handlers],
+    route_handlers=[
+        *messages.handlers,
+        *verifications.handlers,
+        *webhooks.handlers,
+        *account.handlers,
+        *simulator.handlers,
+    ],
     security=[{"bearer": []}],
 )

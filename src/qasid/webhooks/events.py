@@ -1,0 +1,143 @@
+"""Publishing events: a delivery row per receiver, written in the transaction that changed the state.
+
+Whoever changes a message's state, ends a verification or stores an inbound message calls one of the
+functions below inside that same write transaction, so an event exists if and only if its change was
+committed: a crash can lose neither, and a rolled-back change leaves no event behind. Each receiver
+(a live endpoint of the account that subscribes to the event, and the request's own callback) gets
+its own delivery row, which is also its outbox job (``qasid.webhooks.sender`` sends it). Every
+receiver of one event gets the same ``event_id`` (the ``webhook-id`` header) and the same body,
+fixed now: a retry or a replay sends exactly what was first sent.
+
+The body follows the Standard Webhooks payload layout::
+
+    {"type": "message.status", "timestamp": "2026-12-06T12:00:00.123456Z",
+     "data": {"id": "msg_...", "status": "delivered", "sequence": 6, ...}}
+
+``sequence`` orders the events of one subject (a message, a verification): a later event always has
+a higher one, so a receiver that sees them out of order keeps the highest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, RowMapping
+
+from qasid.domain import ids
+from qasid.domain.states import FINAL, MessageStatus, rank
+from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Statuses
+from qasid.webhooks.repository import WEBHOOKS_CHANNEL, DeliveryRepository, EndpointRepository
+
+PUBLISHED = "qasid.webhooks.published"  # set in conn.info when a transaction wrote deliveries
+VERIFICATION_SEQUENCE = {"pending": 1}  # any end of a verification comes after its start: 2
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: EventType
+    account_id: str
+    subject_id: str
+    sequence: int
+    data: dict[str, Any]
+    final: bool = True  # message.status: whether the state is final (for "final only" receivers)
+    callback: Callback | None = field(default=None)  # the subject's own receiver, if it named one
+
+
+def publish(conn: Connection, events: Sequence[Event], now: datetime) -> int:
+    """Write a delivery for every receiver of every event; returns how many."""
+    if not events:
+        return 0
+    subscribers = EndpointRepository(conn).subscribers(list({e.account_id for e in events}))
+    rows: list[tuple[Any, ...]] = []
+    for event in events:
+        endpoints = [
+            s.id for s in subscribers.get(event.account_id, ()) if s.wants(event.type, final=event.final)
+        ]
+        own = event.callback
+        if own is not None and not (event.final or own.statuses == Statuses.ALL):
+            own = None
+        if not endpoints and own is None:
+            continue
+        event_id = ids.new_id("evt")
+        body = _encoder.encode(
+            {"type": event.type.value, "timestamp": now, "data": {**event.data, "sequence": event.sequence}}
+        ).decode()
+        pending = DeliveryStatus.PENDING.value
+        common = (event.type.value, event.subject_id, event.sequence, body, pending, 0, now, now, now)
+        for endpoint_id in endpoints:
+            rows.append(
+                (ids.new_id("whd"), event_id, event.account_id, endpoint_id, None, None, "standard", *common)
+            )
+        if own is not None:
+            rows.append(
+                (
+                    ids.new_id("whd"),
+                    event_id,
+                    event.account_id,
+                    None,
+                    own.url,
+                    own.secret,
+                    own.format,
+                    *common,
+                )
+            )
+    if rows:
+        DeliveryRepository(conn).insert(rows)
+        conn.info[PUBLISHED] = True
+        if conn.dialect.name == "postgresql":  # wake the workers of other processes when this commits
+            conn.exec_driver_sql(f"NOTIFY {WEBHOOKS_CHANNEL}")
+    return len(rows)
+
+
+def message_statuses(conn: Connection, changes: Sequence[tuple[str, MessageStatus]], now: datetime) -> None:
+    """``message.status`` for messages that moved: (message_id, new status). Called beside every
+    write of a message's history (``message_events``)."""
+    if not changes:
+        return
+    status_of = dict(changes)
+    events = []
+    for row in DeliveryRepository(conn).message_subjects(list(status_of)):
+        status = status_of[row.id]
+        data = {
+            "id": row.id,
+            "batch_id": row.batch_id,
+            "to": row.recipient,
+            "channel": row.channel,
+            "status": status.value,
+            "error_code": None if status == MessageStatus.DELIVERED else row.error_code,
+            "client_ref": row.client_ref,
+        }
+        callback = Callback.decode(row.callback) if row.callback else None
+        final = status in FINAL
+        events.append(
+            Event(EventType.MESSAGE_STATUS, row.account_id, row.id, rank(status) + 1, data, final, callback)
+        )
+    publish(conn, events, now)
+
+
+def verification_statuses(
+    conn: Connection, rows: Sequence[RowMapping | Mapping[str, Any]], now: datetime
+) -> None:
+    """``verification.status`` for verifications that ended: rows with their new ``status``."""
+    events = []
+    for row in rows:
+        data = {
+            "id": row["id"],
+            "to": row["recipient"],
+            "status": row["status"],
+            "channel": row["channel"],
+            "attempts": row["attempts"],
+        }
+        callback = (
+            Callback(row["callback_url"], secret=row["callback_secret"]) if row["callback_url"] else None
+        )
+        sequence = VERIFICATION_SEQUENCE.get(row["status"], 2)
+        events.append(
+            Event(EventType.VERIFICATION_STATUS, row["account_id"], row["id"], sequence, data, True, callback)
+        )
+    publish(conn, events, now)
