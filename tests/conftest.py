@@ -23,6 +23,7 @@ from qasid.db import Database, normalize_url
 from qasid.migrations import upgrade
 from qasid.models import metadata
 from qasid.settings import Settings, get_settings
+from tests.receiver import Receiver
 from tests.smsc.node_smsc import NodeSmsc
 from tests.support import Operator
 
@@ -144,3 +145,10 @@ async def node_smsc() -> AsyncIterator[NodeSmsc]:
     ``qasid``/``secret``; it is killed when the test ends."""
     async with NodeSmsc() as smsc:
         yield smsc
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A customer's webhook receiver on a free loopback port (tests/receiver.py)."""
+    async with Receiver() as found:
+        yield found

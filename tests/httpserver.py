@@ -57,12 +57,12 @@ class LocalHttpServer:
     An exception in the handler answers 500 and is kept in ``errors`` for the test to see."""
 
     def __init__(
-        self, handler: Handler, *, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+        self, handler: Handler, *, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None, port: int = 0
     ) -> None:
         self.handler = handler
         self.host = host
         self.tls = tls
-        self.port = 0
+        self.port = port
         self.errors: list[BaseException] = []
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -73,7 +73,7 @@ class LocalHttpServer:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def __aenter__(self) -> LocalHttpServer:
-        self._server = await asyncio.start_server(self._connection, self.host, 0, ssl=self.tls)
+        self._server = await asyncio.start_server(self._connection, self.host, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

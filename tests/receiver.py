@@ -1,15 +1,26 @@
-"""A customer's webhook receiver on loopback, for tests: records every call and answers as told."""
+"""A customer's webhook receiver on loopback, for tests: records every call and answers as told; and
+the gateway as the webhook tests run it."""
 
 from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+from asgi_lifespan import LifespanManager
+from litestar import Litestar
+from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
+from qasid.api.app import create_app
+from qasid.db import Database
+from qasid.models import messages, webhook_attempts, webhook_deliveries
+from qasid.settings import Settings
 from tests.httpserver import HttpRequest, HttpResponse, LocalHttpServer
+from tests.support import Customer
 
 Answer = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
@@ -22,11 +33,18 @@ class Receiver:
     """``async with Receiver() as r``: ``r.url`` takes webhooks; ``r.calls`` is every request it got,
     ``r.answer`` decides what each gets (204 by default)."""
 
-    def __init__(self, *, path: str = "/hooks", tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        path: str = "/hooks",
+        tls: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.path = path
         self.calls: list[HttpRequest] = []
         self.answer: Answer = ok
-        self.server = LocalHttpServer(self._handle, tls=tls)
+        self.server = LocalHttpServer(self._handle, tls=tls, host=host, port=port)
 
     @property
     def url(self) -> str:
@@ -60,3 +78,66 @@ def verified(secret: str, call: HttpRequest) -> dict[str, Any]:
     """The body of ``call`` if its Standard Webhooks signature is right for ``secret``; raises if not."""
     body: dict[str, Any] = Webhook(secret).verify(call.body, call.headers)
     return body
+
+
+# The gateway as the webhook tests run it, and what they read back.
+
+HOOKS = {
+    "webhook_allowed_networks": "127.0.0.1/32",  # the receivers of the tests live on loopback
+    "webhook_retry_base_seconds": 0.05,
+    "webhook_retry_cap_seconds": 0.2,
+    "webhook_timeout_seconds": 2.0,
+}
+Gateway = tuple[httpx.AsyncClient, Litestar]
+
+
+@asynccontextmanager
+async def running(settings: Settings, **overrides: object) -> AsyncIterator[Gateway]:
+    """``qasid serve`` in process, with ``HOOKS`` and ``overrides`` on top of ``settings``."""
+    app = create_app(settings.model_copy(update={**HOOKS, **overrides}), role="serve")
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://qasid.test") as http,
+    ):
+        yield http, app
+
+
+async def endpoint(http: httpx.AsyncClient, customer: Customer, url: str, **extra: object) -> dict[str, Any]:
+    response = await http.post("/v1/webhooks", json={"url": url, **extra}, headers=customer.headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def send(http: httpx.AsyncClient, customer: Customer, to: str, **extra: object) -> str:
+    """One message; its id."""
+    response = await http.post(
+        "/v1/messages",
+        json={"to": to, "text": "Your code is 4821", "sender": "Qasid", **extra},
+        headers=customer.headers,
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["messages"][0]["id"])
+
+
+async def only_delivery(http: httpx.AsyncClient, customer: Customer) -> dict[str, Any]:
+    """The account's one webhook delivery, with its tries."""
+    page = (await http.get("/v1/webhooks/deliveries", headers=customer.headers)).json()
+    (delivery,) = page["data"]
+    response = await http.get(f"/v1/webhooks/deliveries/{delivery['id']}", headers=customer.headers)
+    return dict(response.json())
+
+
+def deliveries(db: Database, status: str) -> int:
+    with db.read() as conn:
+        query = select(func.count()).where(webhook_deliveries.c.status == status)
+        return int(conn.execute(query).scalar_one())
+
+
+def tries(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(webhook_attempts)).scalar_one())
+
+
+def message_status(db: Database, message_id: str) -> str:
+    with db.read() as conn:
+        return str(conn.execute(select(messages.c.status).where(messages.c.id == message_id)).scalar_one())

@@ -28,12 +28,15 @@ from qasid.channels.base import Context
 from qasid.db import Database
 from qasid.db.writer import GroupCommitWriter
 from qasid.domain import ids
+from qasid.inbound.reading import InboundService
 from qasid.inbound.service import WriterInboundSink
 from qasid.messages.accept import PurgeIdempotency
 from qasid.messages.dispatch import Dispatcher
 from qasid.messages.reports import WriterReportSink
 from qasid.messages.service import MessageService
 from qasid.migrations import pending
+from qasid.optout.records import ListKind
+from qasid.optout.service import ListService
 from qasid.otp.codes import CodeBook
 from qasid.otp.fallback import FallbackPolicy
 from qasid.otp.service import ExpireVerifications, VerificationService
@@ -45,7 +48,7 @@ from qasid.server_secret import server_secret
 from qasid.settings import Settings
 from qasid.vault import Vault
 from qasid.webhooks.events import PUBLISHED
-from qasid.webhooks.guard import AddressPolicy, networks
+from qasid.webhooks.guard import AddressPolicy
 from qasid.webhooks.repository import WEBHOOKS_CHANNEL
 from qasid.webhooks.sender import WebhookSender
 from qasid.webhooks.service import Callbacks, WebhookService
@@ -169,6 +172,9 @@ class Runtime:
     messages: MessageService
     verifications: VerificationService
     webhooks: WebhookService
+    inbound: InboundService
+    stop_list: ListService
+    block_list: ListService
     worker: Worker | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -192,14 +198,26 @@ class Runtime:
             if role in ("serve", "worker")
             else None
         )
-        callbacks = Callbacks(AddressPolicy(networks(settings.webhook_allowed_networks.split(","))), vault)
+        callbacks = Callbacks(AddressPolicy.of(settings.webhook_allowed_networks), vault)
         messages = MessageService(
             db, writer, settings, callbacks=callbacks, on_accepted=worker.dispatcher.wake if worker else None
         )
         verifications = VerificationService(db, writer, settings, messages, codes)
         webhooks = WebhookService(db, writer, callbacks)
         authenticator = Authenticator(db, settings.cache_seconds)
-        runtime = cls(settings, db, writer, authenticator, messages, verifications, webhooks, worker)
+        runtime = cls(
+            settings,
+            db,
+            writer,
+            authenticator,
+            messages,
+            verifications,
+            webhooks,
+            InboundService(db, writer),
+            ListService(db, writer, ListKind.STOP),
+            ListService(db, writer, ListKind.BLOCK),
+            worker,
+        )
         if worker is not None:
             await worker.start()
         return runtime

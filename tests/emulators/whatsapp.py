@@ -494,6 +494,38 @@ class WhatsAppCloud:
             delivery = await self._post(body, payload, attempt=attempt)
         return delivery
 
+    def message_payload(self, wa_id: str, text: str, *, name: str = "Customer") -> dict[str, Any]:
+        """The ``messages`` webhook for a text a WhatsApp user sent to the business number, as
+        documented ("Text messages" in the webhook payload reference): ``contacts`` and ``messages``
+        beside the ``metadata`` of the number it was sent to."""
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": self.display_phone_number,
+                "phone_number_id": self.phone_number_id,
+            },
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [
+                {
+                    "from": wa_id,
+                    "id": "wamid." + base64.b64encode(secrets.token_bytes(30)).decode(),
+                    "timestamp": str(int(time.time())),
+                    "text": {"body": text},
+                    "type": "text",
+                }
+            ],
+        }
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": self.waba_id, "changes": [{"value": value, "field": "messages"}]}],
+        }
+
+    async def post_message(self, wa_id: str, text: str) -> Delivery:
+        """POST a signed webhook of a text a user sent to the business number."""
+        payload = self.message_payload(wa_id, text)
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        return await self._post(body, payload, attempt=1)
+
     async def redeliver(self, delivery: Delivery) -> Delivery:
         """POST the very same bytes again, as Meta does when it retries (for duplicate handling)."""
         return await self._post(delivery.body, delivery.payload, attempt=delivery.attempt + 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -180,6 +181,31 @@ class TestWhatsApp:
         assert not await stack.wa.verify_handshake(verify_token="wrong")
         unknown = await stack.http.get("/webhooks/whatsapp/nobody?hub.mode=subscribe&hub.verify_token=x")
         assert unknown.status_code == 404
+
+
+class TestWhatsAppInbound:
+    async def test_a_users_text_to_the_business_number_is_an_inbound_message_of_its_owner(self, stack: Stack):
+        stack.wa.display_phone_number = "9647700000099"  # Meta's test number is no valid sender
+        number = "+" + stack.wa.display_phone_number
+        owner = stack.operator.customer(senders_approved=("Qasid", number))
+        delivery = await stack.wa.post_message("9647701112233", "STOP")
+        assert delivery.ok
+        listed = (await stack.http.get("/v1/inbound-messages", headers=owner.headers)).json()["data"]
+        assert [(m["from"], m["to"], m["text"]) for m in listed] == [("+9647701112233", number, "STOP")]
+        stopped = (await stack.http.get("/v1/stop-list", headers=owner.headers)).json()["data"]
+        assert [e["number"] for e in stopped] == ["+9647701112233"]
+
+    async def test_a_forged_message_is_refused_and_stores_nothing(self, stack: Stack):
+        stack.wa.display_phone_number = "9647700000099"
+        owner = stack.operator.customer(senders_approved=("Qasid", "+" + stack.wa.display_phone_number))
+        body = json.dumps(stack.wa.message_payload("9647701112233", "hello")).encode()
+        response = await stack.http.post(
+            "/webhooks/whatsapp/wa",
+            content=body,
+            headers={"x-hub-signature-256": "sha256=" + hmac.new(b"wrong", body, hashlib.sha256).hexdigest()},
+        )
+        assert response.status_code == 401
+        assert (await stack.http.get("/v1/inbound-messages", headers=owner.headers)).json()["data"] == []
 
 
 class TestTelegram:

@@ -3,64 +3,31 @@ and a request's own callback. A real HTTP receiver on loopback stands in for the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import ssl
+from datetime import UTC, datetime, timedelta
 
-import httpx
-import pytest
-from asgi_lifespan import LifespanManager
-from litestar import Litestar
-from sqlalchemy import func, select
+import trustme
 
-from qasid.api.app import create_app
-from qasid.models import messages, webhook_deliveries
-from qasid.settings import Settings
+from qasid.outbox.repository import WorkerRepository
+from qasid.webhooks.events import Event, publish
+from qasid.webhooks.records import EventType
+from qasid.webhooks.repository import DeliveryRepository
 from tests.httpserver import HttpRequest, HttpResponse
-from tests.receiver import Receiver, verified
-from tests.support import Customer, Operator, running_simulator, wait_for
+from tests.receiver import (
+    Receiver,
+    deliveries,
+    endpoint,
+    message_status,
+    only_delivery,
+    running,
+    send,
+    tries,
+    verified,
+)
+from tests.support import Operator, running_simulator, wait_for
 
 DELIVERS, REFUSED, UNDELIVERED = "+9647700000001", "+9647700000002", "+9647700000003"
-HOOKS = {
-    "webhook_allowed_networks": "127.0.0.1/32",  # the receivers of these tests live on loopback
-    "webhook_retry_base_seconds": 0.05,
-    "webhook_retry_cap_seconds": 0.2,
-    "webhook_timeout_seconds": 2.0,
-}
-
-
-Gateway = tuple[httpx.AsyncClient, Litestar]
-
-
-@asynccontextmanager
-async def running(settings: Settings, **overrides: object) -> AsyncIterator[Gateway]:
-    app = create_app(settings.model_copy(update={**HOOKS, **overrides}), role="serve")
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://qasid.test") as http,
-    ):
-        yield http, app
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with Receiver() as found:
-        yield found
-
-
-async def endpoint(http: httpx.AsyncClient, customer: Customer, url: str, **extra: object) -> dict:
-    response = await http.post("/v1/webhooks", json={"url": url, **extra}, headers=customer.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def send(http: httpx.AsyncClient, customer: Customer, to: str, **extra: object) -> str:
-    response = await http.post(
-        "/v1/messages",
-        json={"to": to, "text": "Your code is 4821", "sender": "Qasid", **extra},
-        headers=customer.headers,
-    )
-    assert response.status_code == 202, response.text
-    return str(response.json()["messages"][0]["id"])
 
 
 class TestMessageStatus:
@@ -73,7 +40,11 @@ class TestMessageStatus:
             created = await endpoint(http, customer, receiver.url, events=["message.status"])
             message_id = await send(http, customer, DELIVERS, client_ref="order-7")
             await wait_for(lambda: len(receiver.calls) >= 2)
-        bodies = [verified(created["secret"], call) for call in receiver.calls]
+        # Calls may overtake each other; the sequence orders a message's events.
+        bodies = sorted(
+            (verified(created["secret"], call) for call in receiver.calls),
+            key=lambda b: b["data"]["sequence"],
+        )
         assert [(b["type"], b["data"]["status"]) for b in bodies] == [
             ("message.status", "sent"),
             ("message.status", "delivered"),
@@ -96,7 +67,7 @@ class TestMessageStatus:
             await endpoint(http, customer, receiver.url, statuses="final")
             await send(http, customer, UNDELIVERED)
             await wait_for(lambda: receiver.calls)
-            await wait_for(lambda: _delivered_count(db) >= 1)
+            await wait_for(lambda: deliveries(db, "delivered") >= 1)
         assert [(b["data"]["status"], b["data"]["error_code"]) for b in receiver.bodies()] == [
             ("undelivered", "001")
         ]
@@ -109,7 +80,7 @@ class TestMessageStatus:
             listening, sending = operator.customer(name="a"), operator.customer(name="b")
             await endpoint(http, listening, receiver.url)
             message_id = await send(http, sending, DELIVERS)
-            await wait_for(lambda: _status(db, message_id) == "delivered")
+            await wait_for(lambda: message_status(db, message_id) == "delivered")
         assert receiver.calls == []
 
 
@@ -126,14 +97,24 @@ class TestRetries:
         async with running(fast_settings) as (http, app):
             await running_simulator(app, db)
             customer = operator.customer()
+            before = (await http.get("/metrics")).text
             await endpoint(http, customer, receiver.url, statuses="final")
             await send(http, customer, DELIVERS)
             await wait_for(lambda: len(receiver.calls) == 3)
             page = (await http.get("/v1/webhooks/deliveries", headers=customer.headers)).json()
-            await wait_for(lambda: _delivered_count(db) == 1)
+            await wait_for(lambda: deliveries(db, "delivered") == 1)
             detail = (
                 await http.get(f"/v1/webhooks/deliveries/{page['data'][0]['id']}", headers=customer.headers)
             ).json()
+            after = (await http.get("/metrics")).text
+        tried = {
+            outcome: metric(after, f'qasid_webhook_tries_total{{outcome="{outcome}"}}')
+            - metric(before, f'qasid_webhook_tries_total{{outcome="{outcome}"}}')
+            for outcome in ("failed", "delivered")
+        }
+        assert tried == {"failed": 2, "delivered": 1}
+        assert "\nqasid_webhook_queue_depth 0.0" in after
+        assert "\nqasid_oldest_webhook_age_seconds 0.0" in after
         assert len({call.headers["webhook-id"] for call in receiver.calls}) == 1
         assert len({call.body for call in receiver.calls}) == 1
         assert detail["status"] == "delivered"
@@ -142,12 +123,226 @@ class TestRetries:
         assert all(t["latency_ms"] >= 0 for t in detail["tries"])
 
 
-def _status(db, message_id: str) -> str:
-    with db.read() as conn:
-        return str(conn.execute(select(messages.c.status).where(messages.c.id == message_id)).scalar_one())
+class TestReceiverFailures:
+    async def test_a_receiver_that_is_down_gets_the_event_once_it_is_back(
+        self, fast_settings, operator: Operator, db
+    ):
+        async with Receiver() as probe:  # take a free port, then let it go: nothing listens there
+            url = probe.url
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            await endpoint(http, customer, url, statuses="final")
+            await send(http, customer, DELIVERS)
+            await wait_for(lambda: tries(db) >= 2)
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
+            async with Receiver(port=port) as back:
+                await wait_for(lambda: back.calls, within=10)
+                await wait_for(lambda: deliveries(db, "delivered") == 1)
+            detail = await only_delivery(http, customer)
+        assert len(back.calls) == 1
+        assert detail["status"] == "delivered"
+        failed = [t for t in detail["tries"] if t["status_code"] is None]
+        assert failed
+        assert all("ConnectError" in t["error"] for t in failed)
+
+    async def test_a_slow_receiver_times_out_and_its_retry_carries_the_same_webhook_id(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        slow = [True]
+
+        async def answer(_request: HttpRequest) -> HttpResponse:
+            if slow.pop() if slow else False:
+                await asyncio.sleep(1.5)  # beyond the 0.5 s timeout
+            return HttpResponse(200)
+
+        receiver.answer = answer
+        async with running(fast_settings, webhook_timeout_seconds=0.5) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            await endpoint(http, customer, receiver.url, statuses="final")
+            await send(http, customer, DELIVERS)
+            await wait_for(lambda: deliveries(db, "delivered") == 1)
+            detail = await only_delivery(http, customer)
+        assert [t["error"] for t in detail["tries"]] == ["no answer within 0.5 s", None]
+        assert len(receiver.calls) == 2
+        assert len({call.headers["webhook-id"] for call in receiver.calls}) == 1
+
+    async def test_410_gone_disables_the_endpoint_tells_the_others_and_keeps_the_event_for_later(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        gone = [True]
+
+        async def answer(_request: HttpRequest) -> HttpResponse:
+            return HttpResponse(410 if gone else 204)
+
+        receiver.answer = answer
+        async with Receiver(path="/ops") as ops, running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            hooks = await endpoint(http, customer, receiver.url, events=["message.status"], statuses="final")
+            await endpoint(http, customer, ops.url, events=["webhook.disabled"])
+            await send(http, customer, DELIVERS)
+            await wait_for(lambda: ops.calls)
+            shown = (await http.get(f"/v1/webhooks/{hooks['id']}", headers=customer.headers)).json()
+            assert not shown["enabled"]
+            assert "410" in shown["disabled_reason"]
+            assert deliveries(db, "pending") == 1  # held while the endpoint is disabled
+            gone.clear()
+            response = await http.patch(
+                f"/v1/webhooks/{hooks['id']}", json={"enabled": True}, headers=customer.headers
+            )
+            assert response.json()["enabled"]
+            await wait_for(lambda: deliveries(db, "delivered") == 2)
+        (notice,) = ops.bodies()
+        assert notice["type"] == "webhook.disabled"
+        assert notice["data"]["id"] == hooks["id"]
+        assert [call.headers["webhook-id"] for call in receiver.calls].count(
+            receiver.calls[0].headers["webhook-id"]
+        ) == 2
+
+    async def test_a_receiver_whose_certificate_is_not_trusted_is_not_sent_the_event(
+        self, fast_settings, operator: Operator, db, tmp_path
+    ):
+        authority = trustme.CA()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert("127.0.0.1").configure_cert(context)
+        async with Receiver(tls=context) as receiver:
+            async with running(fast_settings) as (http, app):
+                await running_simulator(app, db)
+                customer = operator.customer()
+                await endpoint(http, customer, receiver.url, statuses="final")
+                await send(http, customer, DELIVERS)
+                await wait_for(lambda: tries(db) >= 2)
+                detail = await only_delivery(http, customer)
+            assert receiver.calls == []
+            assert detail["status"] == "pending"
+            assert "CERTIFICATE_VERIFY_FAILED" in detail["tries"][0]["error"]
+            # The operator trusts that authority: the same delivery now goes through.
+            authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+            async with running(fast_settings, webhook_ca_file=tmp_path / "ca.pem"):
+                await wait_for(lambda: deliveries(db, "delivered") == 1)
+            assert len(receiver.calls) == 1
+
+    async def test_an_endpoint_failing_too_long_is_disabled(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        async def broken(_request: HttpRequest) -> HttpResponse:
+            return HttpResponse(500)
+
+        receiver.answer = broken
+        rules = {"webhook_disable_after_failures": 3, "webhook_disable_after_seconds": 0}
+        async with running(fast_settings, **rules) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            hooks = await endpoint(http, customer, receiver.url, statuses="final")
+            await send(http, customer, DELIVERS)
+
+            async def disabled() -> dict | None:
+                found = (await http.get(f"/v1/webhooks/{hooks['id']}", headers=customer.headers)).json()
+                return None if found["enabled"] else found
+
+            shown = await wait_for(disabled)
+            await asyncio.sleep(0.5)  # nothing more goes to a disabled endpoint
+            calls = len(receiver.calls)
+            await asyncio.sleep(0.5)
+        assert shown["disabled_reason"].startswith("3 failed tries in a row")
+        assert calls == len(receiver.calls) == 3
 
 
-def _delivered_count(db) -> int:
-    with db.read() as conn:
-        query = select(func.count()).where(webhook_deliveries.c.status == "delivered")
-        return int(conn.execute(query).scalar_one())
+class TestGivingUpAndReplay:
+    async def test_a_delivery_is_failed_after_its_time_and_a_replay_sends_the_same_event(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        failing = [True]
+
+        async def answer(_request: HttpRequest) -> HttpResponse:
+            return HttpResponse(500 if failing else 200)
+
+        receiver.answer = answer
+        async with running(fast_settings, webhook_retry_for_seconds=0.5) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            await endpoint(http, customer, receiver.url, statuses="final")
+            await send(http, customer, DELIVERS)
+            await wait_for(lambda: deliveries(db, "failed") == 1)
+            first = await only_delivery(http, customer)
+            failing.clear()
+            replayed = await http.post(
+                f"/v1/webhooks/deliveries/{first['id']}/replay", headers=customer.headers
+            )
+            assert replayed.status_code == 202, replayed.text
+            await wait_for(lambda: deliveries(db, "delivered") == 1)
+            after = await only_delivery(http, customer)
+        assert first["status"] == "failed"
+        assert first["last_error"].startswith(f"gave up after {first['attempts']} tries")
+        assert after["status"] == "delivered"
+        assert after["attempts"] == first["attempts"] + 1
+        assert len({call.headers["webhook-id"] for call in receiver.calls}) == 1
+        assert {call.body for call in receiver.calls} == {receiver.calls[0].body}
+
+    async def test_a_replay_of_another_accounts_delivery_is_not_found(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            owner, other = operator.customer(name="owner"), operator.customer(name="other")
+            await endpoint(http, owner, receiver.url, statuses="final")
+            await send(http, owner, DELIVERS)
+            await wait_for(lambda: deliveries(db, "delivered") == 1)
+            delivery = await only_delivery(http, owner)
+            response = await http.post(
+                f"/v1/webhooks/deliveries/{delivery['id']}/replay", headers=other.headers
+            )
+        assert response.status_code == 404
+        assert len(receiver.calls) == 1
+
+
+class TestNothingLost:
+    async def test_deliveries_waiting_when_the_gateway_stops_go_out_after_it_starts_again(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        up: list[bool] = []
+
+        async def answer(_request: HttpRequest) -> HttpResponse:
+            return HttpResponse(200 if up else 503)
+
+        receiver.answer = answer
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            await endpoint(http, customer, receiver.url, statuses="final")
+            for _ in range(5):
+                await send(http, customer, DELIVERS)
+            await wait_for(lambda: deliveries(db, "pending") == 5 and tries(db) >= 5)
+        up.append(True)
+        async with running(fast_settings):
+            await wait_for(lambda: deliveries(db, "delivered") == 5)
+        assert len(receiver.events()) == 5
+
+    async def test_deliveries_claimed_by_a_worker_that_died_are_taken_back(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        async with running(fast_settings) as (http, _app):
+            customer = operator.customer()
+            await endpoint(http, customer, receiver.url, events=["verification.status"])
+        with db.write() as conn:  # a worker that claimed an event and then died
+            now = datetime.now(UTC)
+            WorkerRepository(conn).register("wrk_dead", "worker", "elsewhere", 1, now - timedelta(minutes=5))
+            publish(
+                conn,
+                [Event(EventType.VERIFICATION_STATUS, customer.account.id, "ver_x", 2, {"id": "ver_x"})],
+                now,
+            )
+            DeliveryRepository(conn).claim("wrk_dead", now, 10, ())
+        async with running(fast_settings):
+            await wait_for(lambda: receiver.calls)
+        assert receiver.bodies()[0]["data"]["id"] == "ver_x"
+
+
+def metric(text: str, sample: str) -> float:
+    """A sample's value in a /metrics page (0 when it is not there yet)."""
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

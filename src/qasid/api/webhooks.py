@@ -1,4 +1,5 @@
-"""Status callbacks from providers: WhatsApp Cloud API webhooks and Telegram Gateway reports.
+"""Callbacks from providers: WhatsApp Cloud API webhooks (statuses, and texts users send to the
+business number) and Telegram Gateway reports.
 
 Each connector has its own address, named after it: ``/webhooks/whatsapp/{connector}`` (give Meta
 this URL and the connector's ``verify_token``) and ``/webhooks/telegram/{connector}`` (the Telegram
@@ -6,8 +7,8 @@ connector's ``callback_url``). A callback is believed only with a good signature
 ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body keyed by the app secret) or Telegram's
 ``X-Request-Timestamp`` and ``X-Request-Signature`` (HMAC-SHA256 of ``timestamp + "\\n" + body``
 keyed by SHA-256 of the API token), checked in constant time; anything else is a 401 and changes
-nothing. Good ones become delivery reports, applied through the group commit before the answer, so
-a provider that hears 200 can forget the callback.
+nothing. Good ones become delivery reports and inbound messages, written through the group commit
+before the answer, so a provider that hears 200 can forget the callback.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from litestar.params import FromPath
 
 from qasid.api.deps import services
 from qasid.channels import registry
-from qasid.channels.base import DeliveryReport
+from qasid.channels.base import DeliveryReport, Inbound
 from qasid.domain.states import MessageStatus
+from qasid.inbound.service import WriterInboundSink
 from qasid.messages.reports import WriterReportSink
 from qasid.routing.records import ConnectorRecord
 from qasid.routing.repository import RoutingRepository
@@ -91,15 +93,16 @@ async def whatsapp_status(request: Request[Any, Any, Any], connector: FromPath[s
         log.warning("whatsapp webhook with a bad signature refused", connector=record.name)
         return _text(401, "bad signature")
     try:
-        payload = msgspec.json.decode(body)
-        statuses = [
-            status
-            for entry in payload.get("entry", [])
+        values = [
+            change.get("value", {})
+            for entry in msgspec.json.decode(body).get("entry", [])
             for change in entry.get("changes", [])
-            for status in change.get("value", {}).get("statuses", [])
         ]
-    except (msgspec.DecodeError, AttributeError, TypeError):
+        statuses = [status for value in values for status in value.get("statuses", [])]
+        texts = [_whatsapp_text(record.id, value, m) for value in values for m in value.get("messages", [])]
+    except (msgspec.DecodeError, AttributeError, TypeError, KeyError, ValueError):
         return _text(400, "not a WhatsApp webhook")
+    await WriterInboundSink(services(request).writer).receive([t for t in texts if t is not None])
     now = datetime.now(UTC)
     reports = []
     for status in statuses:
@@ -116,6 +119,17 @@ async def whatsapp_status(request: Request[Any, Any, Any], connector: FromPath[s
         reports.append(DeliveryReport(record.id, str(status["id"]), moved, code, raw, now))
     await WriterReportSink(services(request).writer).deliver(reports)
     return _text(200, "ok")
+
+
+def _whatsapp_text(connector_id: str, value: dict[str, Any], message: dict[str, Any]) -> Inbound | None:
+    """A text a user sent to the business number, as an inbound message from their number to it
+    (other kinds of message, such as images or button replies, are not taken)."""
+    if message.get("type") != "text":
+        log.info("whatsapp message of a kind not taken", kind=message.get("type"))
+        return None
+    at = datetime.fromtimestamp(int(message["timestamp"]), UTC)
+    to = "+" + str(value["metadata"]["display_phone_number"]).lstrip("+")
+    return Inbound(connector_id, "+" + str(message["from"]), to, str(message["text"]["body"]), at)
 
 
 @post("/webhooks/telegram/{connector:str}", include_in_schema=False, status_code=200)

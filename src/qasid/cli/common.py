@@ -34,6 +34,20 @@ def transaction() -> Iterator[Connection]:
         db.dispose()
 
 
+@contextmanager
+def reading() -> Iterator[Connection]:
+    """A read snapshot (nothing written, no write lock taken); a ``QasidError`` is printed and exits
+    1, as in ``transaction()``."""
+    db = Database.from_settings(settings())
+    try:
+        with db.read() as conn:
+            yield conn
+    except QasidError as exc:
+        fail(exc.detail)
+    finally:
+        db.dispose()
+
+
 def _field_errors(exc: QasidError) -> str:
     errors = exc.extra.get("errors") or []
     return "".join(f"\n  {e['field']}: {e['message']}" for e in errors)

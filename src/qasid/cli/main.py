@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qasid.cli import accounts, catalog, demo, otp, routing
+from qasid.cli import accounts, catalog, demo, lists, otp, routing, webhooks
 from qasid.cli.common import fail, settings
 from qasid.migrations import pending, upgrade
 
@@ -26,6 +26,10 @@ app.add_typer(routing.connectors, name="connectors")
 app.add_typer(routing.routes, name="routes")
 app.add_typer(routing.simulator, name="simulator")
 app.add_typer(otp.otp, name="otp")
+app.add_typer(webhooks.webhooks, name="webhooks")
+app.add_typer(lists.stop_list, name="stop-list")
+app.add_typer(lists.block_list, name="block-list")
+app.add_typer(lists.inbound, name="inbound")
 app.command(name="demo")(demo.demo)
 
 

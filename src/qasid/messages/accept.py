@@ -24,10 +24,19 @@ from qasid.accounts.repository import AccountRepository
 from qasid.billing.records import EntryKind
 from qasid.billing.repository import LedgerRepository
 from qasid.db.writer import WriteOp
-from qasid.errors import AccountSuspended, IdempotencyKeyReused, InsufficientFunds, NotFound, QasidError
-from qasid.messages.prepare import PreparedSend
+from qasid.errors import (
+    AccountSuspended,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    NotFound,
+    NoValidRecipients,
+    QasidError,
+)
+from qasid.messages.prepare import PreparedSend, drop_recipients
 from qasid.messages.repository import IdempotencyRepository, MessageRepository, StoredResponse
-from qasid.messages.schemas import SendMessageResponse
+from qasid.messages.schemas import InvalidRecipient, SendMessageResponse
+from qasid.optout.records import REASONS
+from qasid.optout.service import refusals
 from qasid.outbox.records import JobKind
 from qasid.outbox.repository import JOBS_CHANNEL, JobRepository
 
@@ -79,18 +88,45 @@ class _Acceptance:
         self.accounts = AccountRepository(self.conn).lock_for_update(
             [s.caller.account_id for s in self.sends]
         )
-        outcomes = [self._decide(send) for send in self.sends]
+        emptied = self._screen()
+        outcomes = [self._decide(send, emptied.get(index)) for index, send in enumerate(self.sends)]
         self._write()
         return outcomes
 
-    def _decide(self, send: PreparedSend) -> SendOutcome | QasidError:
+    def _screen(self) -> dict[int, QasidError]:
+        """Take out the recipients on a stop-list or block-list (one query for the whole batch);
+        a send left with nobody is refused, naming each one's reason."""
+        wanted = [(s.caller.account_id, m.recipient, s.stop_list) for s in self.sends for m in s.messages]
+        refused = refusals(self.conn, wanted)
+        if not refused:
+            return {}
+        emptied: dict[int, QasidError] = {}
+        for index, send in enumerate(self.sends):
+            account = send.caller.account_id
+            mine = {
+                number: InvalidRecipient(to=number, reason=REASONS[kind][0], detail=REASONS[kind][1])
+                for (owner, number), kind in refused.items()
+                if owner == account
+            }
+            if mine and any(m.recipient in mine for m in send.messages):
+                drop_recipients(send, mine)
+                if not send.messages:
+                    emptied[index] = NoValidRecipients(
+                        "none of the recipients can be sent to",
+                        invalid=[msgspec.to_builtins(i) for i in send.invalid],
+                    )
+        return emptied
+
+    def _decide(self, send: PreparedSend, emptied: QasidError | None) -> SendOutcome | QasidError:
         account = self.accounts.get(send.caller.account_id)
         if account is None:
             return NotFound("the account no longer exists")
         if account["status"] != AccountStatus.ACTIVE:
             return AccountSuspended("this account is suspended")
         if send.idempotency_key is not None and (prior := self._prior(send)) is not None:
-            return prior
+            return prior  # the first answer, whatever the lists say now
+        if emptied is not None:
+            return emptied
         balance = account["balance"] + self.deltas.get(account["id"], 0)
         can_spend = available(account["payment_type"], balance, account["credit_limit"])
         if send.total_cost > can_spend:

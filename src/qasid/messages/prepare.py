@@ -59,6 +59,24 @@ class PreparedSend:
     idempotency_key: str | None = None
     request_hash: str | None = None
     created_at: datetime = field(default=datetime.min)
+    stop_list: bool = True  # whether numbers that opted out are refused (the block-list always is)
+
+
+def drop_recipients(send: PreparedSend, refused: dict[str, InvalidRecipient]) -> None:
+    """Take the ``refused`` numbers (E.164) out of a prepared send, with their reasons among its
+    invalid recipients, and its cost and batch row made to match."""
+    kept = [
+        (row, shown)
+        for row, shown in zip(send.messages, send.accepted, strict=True)
+        if row.recipient not in refused
+    ]
+    send.invalid = send.invalid + [
+        refused[row.recipient] for row in send.messages if row.recipient in refused
+    ]
+    send.messages = [row for row, _ in kept]
+    send.accepted = [shown for _, shown in kept]
+    send.total_cost = sum(row.price for row in send.messages)
+    send.batch = send.batch._replace(recipients=len(send.messages), total_cost=send.total_cost)
 
 
 def request_hash(request: SendMessageRequest) -> str:
@@ -261,4 +279,5 @@ def _build(
         idempotency_key=idempotency[0] if idempotency else None,
         request_hash=idempotency[1] if idempotency else None,
         created_at=now,
+        stop_list=request.stop_list,
     )

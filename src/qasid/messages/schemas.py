@@ -36,6 +36,13 @@ class SendMessageRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     ) = None
     client_ref: Annotated[str, Meta(max_length=64, description="your reference, echoed back")] | None = None
     callback: Callback | None = None
+    stop_list: Annotated[
+        bool,
+        Meta(
+            description="false sends to numbers that opted out of the account's messages too (for "
+            "messages they asked for); the block-list always applies"
+        ),
+    ] = True
 
 
 class AcceptedMessage(Struct, kw_only=True):
@@ -52,12 +59,12 @@ class AcceptedMessage(Struct, kw_only=True):
 
 
 class InvalidRecipient(Struct, kw_only=True):
-    to: Annotated[str, Meta(description="the number as it was sent")]
+    to: Annotated[str, Meta(description="the number as it was sent (in E.164 when stopped or blocked)")]
     reason: Annotated[
         str,
         Meta(
             description="unparsable, invalid_number, missing_country_code, landline, premium_rate, "
-            "toll_free, shared_cost, voip, not_mobile, no_price"
+            "toll_free, shared_cost, voip, not_mobile, no_price, stopped (opted out), blocked"
         ),
     ]
     detail: str

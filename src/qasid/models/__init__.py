@@ -553,3 +553,31 @@ webhook_attempts = Table(
     C("response", Text, nullable=True),
     Index(None, "delivery_id", "id"),
 )
+
+
+# --- Who must not be sent to. -------------------------------------------------------------------
+
+# Numbers an account must not send to: ``stop`` (the number opted out of the account's messages, by a
+# STOP keyword or by hand; a send may skip this check) and ``block`` (never, whatever the request
+# says). ``scope`` "*" is the operator's block-list for every account.
+blocked_numbers = Table(
+    "blocked_numbers",
+    metadata,
+    C("scope", String(40), primary_key=True),  # an account id, or "*" (operator, block only)
+    C("number", String(20), primary_key=True),  # E.164
+    C("kind", String(8), primary_key=True),  # stop | block
+    C("source", String(16), nullable=False),  # keyword | api | cli
+    C("note", String(300), nullable=True),
+    _created(),
+    Index(None, "number"),
+)
+
+# An account's own opt-out and opt-in words; NULL means the built-in ones (qasid.inbound.keywords).
+inbound_keywords = Table(
+    "inbound_keywords",
+    metadata,
+    C("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    C("stop_words", Text, nullable=True),  # comma separated
+    C("start_words", Text, nullable=True),
+    C("updated_at", UTCDateTime(), nullable=False),
+)

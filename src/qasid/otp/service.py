@@ -584,7 +584,8 @@ class VerificationService:
         """The message that carries the code: priced and counted with digits where ``{code}`` stands."""
         counted = body.replace(PLACEHOLDER, "0" * code_length)
         validity = max(self.settings.min_validity_seconds, ttl)
-        request = SendMessageRequest(to=to, text=counted, sender=sender, validity=validity)
+        # A code the person asked for goes even if they once sent STOP; a blocked number gets none.
+        request = SendMessageRequest(to=to, text=counted, sender=sender, validity=validity, stop_list=False)
         prepared = await self.messages.prepare(caller, request, now, channel=Channel(channel))
         prepared.batch = prepared.batch._replace(body=body)
         return prepared

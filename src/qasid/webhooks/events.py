@@ -29,9 +29,10 @@ from sqlalchemy import Connection, RowMapping
 
 from qasid.domain import ids
 from qasid.domain.states import FINAL, MessageStatus, rank
-from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Statuses
+from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Format, Statuses
 from qasid.webhooks.repository import WEBHOOKS_CHANNEL, DeliveryRepository, EndpointRepository
 
+STANDARD = Format.STANDARD.value
 PUBLISHED = "qasid.webhooks.published"  # set in conn.info when a transaction wrote deliveries
 VERIFICATION_SEQUENCE = {"pending": 1}  # any end of a verification comes after its start: 2
 _encoder = msgspec.json.Encoder()
@@ -71,7 +72,7 @@ def publish(conn: Connection, events: Sequence[Event], now: datetime) -> int:
         common = (event.type.value, event.subject_id, event.sequence, body, pending, 0, now, now, now)
         for endpoint_id in endpoints:
             rows.append(
-                (ids.new_id("whd"), event_id, event.account_id, endpoint_id, None, None, "standard", *common)
+                (ids.new_id("whd"), event_id, event.account_id, endpoint_id, None, None, STANDARD, *common)
             )
         if own is not None:
             rows.append(
@@ -88,10 +89,16 @@ def publish(conn: Connection, events: Sequence[Event], now: datetime) -> int:
             )
     if rows:
         DeliveryRepository(conn).insert(rows)
-        conn.info[PUBLISHED] = True
-        if conn.dialect.name == "postgresql":  # wake the workers of other processes when this commits
-            conn.exec_driver_sql(f"NOTIFY {WEBHOOKS_CHANNEL}")
+        announce(conn)
     return len(rows)
+
+
+def announce(conn: Connection) -> None:
+    """Deliveries became due in this transaction: wake the senders once it commits (this process's
+    through the writer's ``on_commit``, other processes' by PostgreSQL NOTIFY)."""
+    conn.info[PUBLISHED] = True
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"NOTIFY {WEBHOOKS_CHANNEL}")
 
 
 def message_statuses(conn: Connection, changes: Sequence[tuple[str, MessageStatus]], now: datetime) -> None:

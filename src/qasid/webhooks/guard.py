@@ -45,6 +45,11 @@ class AddressPolicy:
     def __init__(self, allowed: Sequence[Network] = ()) -> None:
         self.allowed = tuple(allowed)
 
+    @classmethod
+    def of(cls, allowed_networks: str) -> AddressPolicy:
+        """From ``QASID_WEBHOOK_ALLOWED_NETWORKS`` (comma separated); a bad network raises ValueError."""
+        return cls(networks(allowed_networks.split(",")))
+
     def refusal(self, address: str) -> str | None:
         """Why webhooks may not reach ``address`` (an IP), or None when they may."""
         ip: Address = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, func, insert, select, text, update
 
 from qasid.db.bulk import bulk_insert, bulk_update, one_of
-from qasid.models import batches, messages, webhook_attempts, webhook_deliveries, webhook_endpoints
+from qasid.models import messages, webhook_attempts, webhook_deliveries, webhook_endpoints
 from qasid.webhooks.records import DeliveryStatus, Statuses, Subscriber
 
 DELIVERY_COLUMNS = (
@@ -117,15 +117,10 @@ class EndpointRepository:
         return {row.id: (row.url, row.secret) for row in self.conn.execute(query)}
 
     def health(self, endpoint_ids: Sequence[str]) -> list[RowMapping]:
-        """Where each endpoint's run of failures stands, for those still live."""
-        query = select(
-            webhook_endpoints.c.id,
-            webhook_endpoints.c.account_id,
-            webhook_endpoints.c.url,
-            webhook_endpoints.c.failures,
-            webhook_endpoints.c.failing_since,
-        ).where(webhook_endpoints.c.id.in_(endpoint_ids), text(_LIVE))
-        return list(self.conn.execute(query).mappings())
+        """Where each endpoint stands: enabled, deleted, and its run of failures."""
+        e = webhook_endpoints.c
+        query = select(e.id, e.account_id, e.url, e.enabled, e.deleted_at, e.failures, e.failing_since)
+        return list(self.conn.execute(query.where(e.id.in_(endpoint_ids))).mappings())
 
     def set_health(self, rows: Sequence[tuple[str, int, datetime | None, datetime]]) -> None:
         """(id, failures, failing_since, updated_at)."""
@@ -165,7 +160,7 @@ class DeliveryRepository:
             .values(claimed_by=worker_id, claimed_at=now)
             .returning(
                 d.id, d.event_id, d.endpoint_id, d.url, d.secret, d.format, d.payload, d.attempts,
-                d.created_at,
+                d.created_at, d.subject_id, d.sequence,
             )
         )  # fmt: skip
         return list(self.conn.execute(statement).mappings())
@@ -236,19 +231,11 @@ class DeliveryRepository:
         query = select(webhook_attempts).where(webhook_attempts.c.delivery_id == delivery_id)
         return list(self.conn.execute(query.order_by(webhook_attempts.c.id)).mappings())
 
-    def counts(self, endpoint_id: str) -> dict[str, int]:
-        """Deliveries of an endpoint by status."""
-        query = (
-            select(webhook_deliveries.c.status, func.count())
-            .where(webhook_deliveries.c.endpoint_id == endpoint_id)
-            .group_by(webhook_deliveries.c.status)
+    def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        """How many deliveries are due and unclaimed, and the oldest due time among them."""
+        d = webhook_deliveries.c
+        query = select(func.count(), func.min(d.run_at)).where(
+            d.claimed_by.is_(None), _PENDING, d.run_at <= now
         )
-        return {status: int(count) for status, count in self.conn.execute(query)}
-
-
-def batch_callbacks(conn: Connection, batch_ids: Sequence[str]) -> dict[str, str]:
-    """The callback JSON of the batches that have one."""
-    query = select(batches.c.id, batches.c.callback).where(
-        batches.c.id.in_(batch_ids), batches.c.callback.is_not(None)
-    )
-    return {row.id: row.callback for row in conn.execute(query)}
+        count, oldest = self.conn.execute(query).one()
+        return int(count), oldest

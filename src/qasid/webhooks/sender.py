@@ -46,7 +46,8 @@ from qasid.outbox.records import RetryPolicy
 from qasid.settings import Settings
 from qasid.vault import Vault
 from qasid.webhooks.events import Event, publish
-from qasid.webhooks.guard import AddressNotAllowed, AddressPolicy, GuardedTransport, networks
+from qasid.webhooks.formats import FORMATS, Outgoing
+from qasid.webhooks.guard import AddressNotAllowed, AddressPolicy, GuardedTransport
 from qasid.webhooks.records import DeliveryStatus, EventType, RetrySchedule
 from qasid.webhooks.repository import DeliveryRepository, EndpointRepository
 
@@ -69,6 +70,12 @@ class Due:
     payload: str
     attempts: int
     created_at: datetime
+    subject_id: str
+    sequence: int
+
+    @property
+    def receiver(self) -> str:
+        return self.endpoint_id or self.url
 
 
 @dataclass(slots=True)
@@ -93,7 +100,7 @@ def _claim(conn: Connection, op: ClaimDeliveries) -> list[Due]:
         url, secret = targets[row["endpoint_id"]] if row["endpoint_id"] else (row["url"], row["secret"])
         due.append(
             Due(row["id"], row["event_id"], row["endpoint_id"], url, secret, row["format"], row["payload"],
-                row["attempts"], row["created_at"])
+                row["attempts"], row["created_at"], row["subject_id"], row["sequence"])
         )  # fmt: skip
     return due
 
@@ -163,7 +170,9 @@ def record_tries(conn: Connection, tries: Sequence[Tried], rules: Rules, now: da
         ]
     )
     deliveries.finish([_after(t, rules.schedule) for t in tries])
-    _endpoint_health(conn, [t for t in tries if t.delivery.endpoint_id], rules, now)
+    gone = _endpoint_health(conn, [t for t in tries if t.delivery.endpoint_id], rules, now)
+    for endpoint_id in gone:  # deleted while these tries were out: nothing will send them now
+        deliveries.abandon(endpoint_id, "the endpoint was deleted", now)
 
 
 def _after(tried: Tried, schedule: RetrySchedule) -> tuple[Any, ...]:
@@ -186,13 +195,16 @@ def _after(tried: Tried, schedule: RetrySchedule) -> tuple[Any, ...]:
     return (d.id, status.value, attempts, run_at, (error or "")[:500] or None, tried.at, None, None)
 
 
-def _endpoint_health(conn: Connection, tries: Sequence[Tried], rules: Rules, now: datetime) -> None:
-    """Count each endpoint's failures in a row; disable the ones that are gone or failing too long."""
+def _endpoint_health(conn: Connection, tries: Sequence[Tried], rules: Rules, now: datetime) -> set[str]:
+    """Count each endpoint's failures in a row; disable the ones that are gone or failing too long.
+    Returns the endpoints that were deleted meanwhile."""
     if not tries:
-        return
+        return set()
     endpoints = EndpointRepository(conn)
-    involved = list({t.delivery.endpoint_id for t in tries if t.delivery.endpoint_id is not None})
-    health = {row["id"]: row for row in endpoints.health(involved)}
+    involved = {t.delivery.endpoint_id for t in tries if t.delivery.endpoint_id is not None}
+    found = endpoints.health(list(involved))
+    deleted = {row["id"] for row in found if row["deleted_at"] is not None}
+    health = {row["id"]: row for row in found if row["enabled"] and row["deleted_at"] is None}
     changed: list[tuple[str, int, datetime | None, datetime]] = []
     disabled: dict[str, str] = {}
     for endpoint_id, row in health.items():
@@ -221,6 +233,7 @@ def _endpoint_health(conn: Connection, tries: Sequence[Tried], rules: Rules, now
         ],
         now,
     )  # fmt: skip
+    return deleted
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
@@ -229,7 +242,7 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
     context = ssl.create_default_context()
     if settings.webhook_ca_file is not None:
         context.load_verify_locations(cafile=str(settings.webhook_ca_file))
-    policy = AddressPolicy(networks(settings.webhook_allowed_networks.split(",")))
+    policy = AddressPolicy.of(settings.webhook_allowed_networks)
     limits = httpx.Limits(max_connections=settings.webhook_max_in_flight, max_keepalive_connections=64)
     return httpx.AsyncClient(
         transport=GuardedTransport(policy, context, limits),
@@ -304,8 +317,8 @@ class WebhookSender:
                 log.warning("claiming webhook deliveries failed", error=exc.detail)
                 await asyncio.sleep(WRITE_RETRY_CAP)
                 continue
-            for due in claimed:
-                self._start(due)
+            for group in in_order(claimed):
+                self._start(group)
             if len(claimed) < wanted:
                 await self._idle()
 
@@ -317,16 +330,17 @@ class WebhookSender:
             await asyncio.wait(list(self.in_flight), timeout=grace_seconds)
         await self.client.aclose()
 
-    def _start(self, due: Due) -> None:
-        key = due.endpoint_id or due.url
-        self.by_endpoint[key] += 1
-        task = asyncio.create_task(self._deliver(due))
+    def _start(self, group: list[Due]) -> None:
+        """One task per group: a subject's events to one receiver go one after the other."""
+        key = group[0].receiver
+        self.by_endpoint[key] += len(group)
+        task = asyncio.create_task(self._deliver(group))
         self.in_flight.add(task)
-        task.add_done_callback(partial(self._done, key))
+        task.add_done_callback(partial(self._done, key, len(group)))
 
-    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+    def _done(self, key: str, size: int, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
-        self.by_endpoint[key] -= 1
+        self.by_endpoint[key] -= size
         if self.by_endpoint[key] <= 0:
             del self.by_endpoint[key]
         self._room.set()
@@ -337,7 +351,11 @@ class WebhookSender:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.idle_poll)
 
-    async def _deliver(self, due: Due) -> None:
+    async def _deliver(self, group: list[Due]) -> None:
+        for due in group:
+            await self._deliver_one(due)
+
+    async def _deliver_one(self, due: Due) -> None:
         tried = await self.attempt(due)
         WEBHOOK_TRIES.labels(outcome=tried.verdict.value).inc()
         delay = 0.05
@@ -353,20 +371,20 @@ class WebhookSender:
                 delay = min(delay * 2, WRITE_RETRY_CAP)
 
     async def attempt(self, due: Due) -> Tried:
-        """One try: POST the body, signed, and read what comes back."""
+        """One try: the delivery rendered in its format (signed when it has a secret), sent, and
+        what came back."""
         at = datetime.now(UTC)
-        body = due.payload.encode()
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": due.event_id,
-            "webhook-timestamp": str(int(at.timestamp())),
-        }
+        render = FORMATS.get(due.format)
+        if render is None:
+            return Tried(due, at, Verdict.REFUSED, 0, error=f"no format {due.format!r} in this gateway")
+        signature = None
         if due.secret is not None:
-            headers["webhook-signature"] = self.signers.sign(due.secret, due.event_id, at, body)
+            signature = self.signers.sign(due.secret, due.event_id, at, due.payload.encode())
+        request = render(due.url, due.event_id, due.payload, at, signature)
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout):
-                status, answer = await self._post(due.url, headers, body)
+                status, answer = await self._send(request)
         except (httpx.HTTPError, TimeoutError, ssl.SSLError, OSError) as exc:
             latency = _ms(started)
             if isinstance(exc.__cause__, AddressNotAllowed):
@@ -381,14 +399,27 @@ class WebhookSender:
             verdict = Verdict.FAILED
         return Tried(due, at, verdict, latency, status_code=status, response=answer)
 
-    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
-        async with self.client.stream("POST", url, headers=headers, content=body) as response:
+    async def _send(self, request: Outgoing) -> tuple[int, str]:
+        stream = self.client.stream(
+            request.method, request.url, headers=request.headers, content=request.body
+        )
+        async with stream as response:
             kept = b""
             async for chunk in response.aiter_raw():
                 kept += chunk
                 if len(kept) >= RESPONSE_KEPT:
                     break
             return response.status_code, kept[:RESPONSE_KEPT].decode("utf-8", "replace")
+
+
+def in_order(claimed: Sequence[Due]) -> list[list[Due]]:
+    """Claimed deliveries grouped by receiver and subject, each group in sequence order: calls for
+    different subjects go at once, one subject's events to one receiver go in order (a later
+    event still goes if an earlier one failed; ``sequence`` lets the receiver sort out the rest)."""
+    groups: dict[tuple[str, str], list[Due]] = {}
+    for due in claimed:
+        groups.setdefault((due.receiver, due.subject_id), []).append(due)
+    return [sorted(group, key=lambda due: due.sequence) for group in groups.values()]
 
 
 def _ms(started: float) -> int:

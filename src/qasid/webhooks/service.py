@@ -17,12 +17,13 @@ from anyio import to_thread
 from sqlalchemy import Connection, RowMapping
 
 from qasid.accounts.records import Caller
+from qasid.accounts.service import require_account
 from qasid.db import Database
 from qasid.db.writer import Apply, GroupCommitWriter
 from qasid.domain import ids
 from qasid.errors import InvalidRequest, NotFound
 from qasid.vault import Vault
-from qasid.webhooks.events import PUBLISHED
+from qasid.webhooks.events import announce
 from qasid.webhooks.guard import AddressPolicy
 from qasid.webhooks.records import Callback, EventType, Statuses
 from qasid.webhooks.repository import DeliveryFilter, DeliveryRepository, EndpointRepository
@@ -39,6 +40,7 @@ from qasid.webhooks.schemas import (
 )
 
 MAX_ENDPOINTS = 20  # per account
+MAX_URL, MAX_DESCRIPTION = 2000, 200
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of Standard Webhooks secrets, not a secret
 ALL_EVENTS = tuple(e.value for e in EventType)
 
@@ -88,7 +90,8 @@ def create_endpoint(
 ) -> tuple[RowMapping, str]:
     """The new endpoint and its secret (shown once)."""
     repo = EndpointRepository(conn)
-    _check(policy, url=url, events=events, statuses=statuses)
+    require_account(conn, account_id)
+    _check(policy, url=url, events=events, statuses=statuses, description=description)
     if len(repo.of_account(account_id)) >= MAX_ENDPOINTS:
         raise InvalidRequest(f"an account has at most {MAX_ENDPOINTS} webhook endpoints")
     secret = new_secret()
@@ -128,13 +131,13 @@ def change_endpoint(
     repo = EndpointRepository(conn)
     found = _require(repo, account_id, endpoint_id)
     changes = {name: value for name, value in changes.items() if value is not None}
-    _check(policy, **{k: v for k, v in changes.items() if k in ("url", "events", "statuses")})
+    _check(policy, **{k: v for k, v in changes.items() if k in ("url", "events", "statuses", "description")})
     if "events" in changes:
         changes["events"] = _events(changes["events"])
     if changes.get("enabled") is True and not found["enabled"]:
         changes.update(disabled_reason=None, failures=0, failing_since=None)
         DeliveryRepository(conn).resume(endpoint_id, now)
-        conn.info[PUBLISHED] = True
+        announce(conn)
     elif changes.get("enabled") is False and found["enabled"]:
         changes["disabled_reason"] = "disabled by request"
     if changes:
@@ -171,7 +174,7 @@ def replay(conn: Connection, account_id: str | None, delivery_id: str, now: date
     if found["endpoint_id"] is not None and _endpoint(conn, found["endpoint_id"]) is None:
         raise InvalidRequest("the delivery's endpoint was deleted")
     repo.replay(delivery_id, now)
-    conn.info[PUBLISHED] = True
+    announce(conn)
     replayed = repo.get(account_id, delivery_id)
     assert replayed is not None  # noqa: S101 - read back in the same transaction
     return replayed
@@ -194,9 +197,14 @@ def _check(
     url: str | None = None,
     events: Sequence[str] | None = None,
     statuses: str | None = None,
+    description: str | None = None,
 ) -> None:
     if url is not None and (why := policy.check_url(url)):
         raise _invalid("url", why)
+    if url is not None and len(url) > MAX_URL:
+        raise _invalid("url", f"at most {MAX_URL} characters")
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise _invalid("description", f"at most {MAX_DESCRIPTION} characters")
     if events is not None:
         unknown = sorted(set(events) - set(ALL_EVENTS))
         if unknown or not events:

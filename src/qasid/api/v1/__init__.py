@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Router
 
-from qasid.api.v1 import account, messages, simulator, verifications, webhooks
+from qasid.api.v1 import account, inbound, messages, simulator, verifications, webhooks
 
 router = Router(
     path="/v1",
@@ -12,6 +12,7 @@ router = Router(
         *messages.handlers,
         *verifications.handlers,
         *webhooks.handlers,
+        *inbound.handlers,
         *account.handlers,
         *simulator.handlers,
     ],

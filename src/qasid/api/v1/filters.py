@@ -8,14 +8,14 @@ from qasid.domain.phone import normalize_e164
 from qasid.errors import InvalidRequest
 
 
-def number(to: str | None, default_region: str) -> str | None:
-    """``?to=`` as E.164 (national numbers read in the account's region), or a 422."""
+def number(to: str | None, default_region: str, field: str = "to") -> str | None:
+    """``?to=`` (or ``field``) as E.164 (national numbers read in the account's region), or a 422."""
     if to is None:
         return None
     found = normalize_e164(to, default_region)
     if found is None:
         raise InvalidRequest(
-            f"to: {to!r} is not a phone number", errors=[{"field": "to", "message": "invalid"}]
+            f"{field}: {to!r} is not a phone number", errors=[{"field": field, "message": "invalid"}]
         )
     return found
 
