@@ -144,7 +144,7 @@ class TestReceiverFailures:
         assert detail["status"] == "delivered"
         failed = [t for t in detail["tries"] if t["status_code"] is None]
         assert failed
-        assert all("ConnectError" in t["error"] for t in failed)
+        assert all("Connect call failed" in t["error"] for t in failed), failed
 
     async def test_a_slow_receiver_times_out_and_its_retry_carries_the_same_webhook_id(
         self, fast_settings, operator: Operator, db, receiver: Receiver

@@ -10,29 +10,28 @@ and to a private one for the connection). An address passes if it is globally ro
 reserved or documentation space, nor an IPv4 address mapped into IPv6 that is one of those), or if
 it lies in a network of ``QASID_WEBHOOK_ALLOWED_NETWORKS``.
 
-The check sits in the HTTP client's network backend (httpcore), so it covers whatever connects:
-each try, each redirect, each new keep-alive connection. TLS is verified against the host name, as
-usual.
+The checks sit in the HTTP client's connector (aiohttp): its resolver refuses a name that resolves
+to any address not allowed, and its socket factory refuses to open a socket to one (which covers
+addresses written in the URL); so they hold for whatever connects: each try, each redirect, each new
+keep-alive connection. TLS is verified against the host name, as usual.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-import ssl
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 import anyio
-import httpcore
-import httpx
+from aiohappyeyeballs import AddrInfoType
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class AddressNotAllowed(httpcore.ConnectError):
+class AddressNotAllowed(OSError):
     """The host is, or resolves to, an address webhooks may not reach."""
 
 
@@ -97,59 +96,44 @@ def _kind(ip: Address) -> str:
     return "not a public address"
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, resolving and checking every host before it connects."""
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver for webhooks: a name resolves only if every address it gives passes."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
-        self.inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface names it so
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        address = await self._resolve(host, port, limit=timeout)
-        return await self.inner.connect_tcp(
-            address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-
-    async def _resolve(self, host: str, port: int, *, limit: float | None) -> str:
-        """One checked address for ``host``; every address it resolves to must pass."""
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         try:
-            with anyio.fail_after(limit):
-                found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, TimeoutError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
-        for address in addresses:
-            if why := self.policy.refusal(address):
-                via = "" if host == address else f"{host} resolves to {address}; "
-                raise AddressNotAllowed(f"refused: {via}{why}")
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} resolves to no address")
-        return addresses[0]
+            found = await anyio.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise OSError(f"cannot resolve {host}: {exc}") from exc
+        results: list[ResolveResult] = []
+        for family_found, _, proto, _, address in found:
+            ip = str(address[0])
+            if why := self.policy.refusal(ip):
+                raise AddressNotAllowed(f"refused: {host} resolves to {ip}; {why}")
+            results.append(
+                ResolveResult(hostname=host, host=ip, port=int(address[1]), family=family_found, proto=proto,
+                              flags=socket.AI_NUMERICHOST)
+            )  # fmt: skip
+        if not results:
+            raise OSError(f"{host} resolves to no address")
+        return results
 
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("webhooks do not connect to Unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    async def close(self) -> None:
+        return None
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with the checked network backend: no proxies from the environment, TLS
-    verified against ``ssl_context``."""
+def guarded_socket(policy: AddressPolicy) -> Callable[[AddrInfoType], socket.socket]:
+    """aiohttp's socket factory for webhooks: the last check, on the address about to be connected to
+    (an address written in the URL never meets the resolver)."""
 
-    def __init__(self, policy: AddressPolicy, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
-        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(policy),
-        )
+    def make(info: AddrInfoType) -> socket.socket:
+        family, kind, proto, _, address = info
+        if why := policy.refusal(str(address[0])):
+            raise AddressNotAllowed(f"refused: {why}")
+        return socket.socket(family, kind, proto)
+
+    return make
