@@ -11,7 +11,15 @@ from qasid.settings import Settings
 
 
 def configure_logging(settings: Settings) -> None:
+    """Our own logs through structlog; the libraries' (standard logging: alembic, aiohttp, httpx...)
+    at the same least level, to stderr."""
     level = logging.getLevelNamesMapping()[settings.log_level.upper()]
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if settings.log_json

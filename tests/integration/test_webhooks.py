@@ -346,3 +346,46 @@ def metric(text: str, sample: str) -> float:
         if line.startswith(sample + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+class TestFairness:
+    async def test_an_endpoint_gets_no_more_calls_at_once_than_its_limit_and_a_slow_one_holds_up_no_other(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        going, most = [0], [0]
+
+        async def slow(_request: HttpRequest) -> HttpResponse:
+            going[0] += 1
+            most[0] = max(most[0], going[0])
+            await asyncio.sleep(0.3)
+            going[0] -= 1
+            return HttpResponse(204)
+
+        receiver.answer = slow
+        async with (
+            Receiver(path="/fast") as fast,
+            running(fast_settings, webhook_endpoint_max_in_flight=3) as (
+                http,
+                _app,
+            ),
+        ):
+            customer = operator.customer()
+            await endpoint(http, customer, receiver.url, events=["verification.status"])
+            other = operator.customer(name="other")
+            await endpoint(http, other, fast.url, events=["verification.status"])
+            with db.write() as conn:
+                now = datetime.now(UTC)
+                publish(conn, [_event(customer, n) for n in range(12)], now)
+            await wait_for(lambda: going[0] == 3)
+            with db.write() as conn:
+                publish(conn, [_event(other, n) for n in range(5)], datetime.now(UTC))
+            started = asyncio.get_running_loop().time()
+            await wait_for(lambda: len(fast.calls) == 5)
+            fast_took = asyncio.get_running_loop().time() - started
+            await wait_for(lambda: len(receiver.calls) == 12)
+        assert most[0] == 3
+        assert fast_took < 0.9  # well before the slow endpoint's 12 calls (4 rounds of 0.3 s) are done
+
+
+def _event(customer, n: int) -> Event:
+    return Event(EventType.VERIFICATION_STATUS, customer.account.id, f"ver_{n}", 2, {"id": f"ver_{n}"})

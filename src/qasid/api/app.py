@@ -79,5 +79,6 @@ def create_app(settings: Settings | None = None, *, role: str = "serve") -> Lite
             Exception: handle_unexpected,
         },
         request_max_body_size=settings.max_body_bytes,
+        logging_config=None,  # configure_logging has set it up, at QASID_LOG_LEVEL
         debug=False,
     )

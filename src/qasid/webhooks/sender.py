@@ -53,6 +53,7 @@ from qasid.webhooks.repository import DeliveryRepository, EndpointRepository
 
 log = structlog.get_logger(__name__)
 RESPONSE_KEPT = 1024  # bytes of each answer kept with its try
+LOOKAHEAD = 4  # deliveries claimed per receiver, in calls it may have going at once
 WRITE_RETRY_CAP = 1.0
 USER_AGENT = f"Qasid-Webhooks/{qasid.__version__}"
 
@@ -300,8 +301,10 @@ class WebhookSender:
         self.max_in_flight = settings.webhook_max_in_flight
         self.per_endpoint = settings.webhook_endpoint_max_in_flight
         self.idle_poll = settings.dispatch_idle_poll_seconds
+        self.lookahead = LOOKAHEAD * self.per_endpoint  # claimed and not yet recorded, per receiver
         self.in_flight: set[asyncio.Task[None]] = set()
-        self.by_endpoint: Counter[str] = Counter()
+        self.held: Counter[str] = Counter()  # deliveries claimed and not yet recorded, by receiver
+        self.calls: dict[str, asyncio.Semaphore] = {}  # at most per_endpoint calls at once, by receiver
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._stopping = False
@@ -311,12 +314,12 @@ class WebhookSender:
 
     async def run(self) -> None:
         while not self._stopping:
-            room = self.max_in_flight - len(self.in_flight)
-            if room <= 0:
+            room = self.max_in_flight - self.held.total()
+            if room < min(self.batch, self.max_in_flight) // 2:  # claim in batches, not one by one
                 self._room.clear()
                 await self._room.wait()
                 continue
-            busy = tuple(e for e, n in self.by_endpoint.items() if n >= self.per_endpoint)
+            busy = tuple(e for e, n in self.held.items() if n >= self.lookahead // 2)
             wanted = min(self.batch, room)
             try:
                 claimed = await self.writer.submit(
@@ -340,33 +343,43 @@ class WebhookSender:
         await self.session.close()
 
     def _start(self, group: list[Due]) -> None:
-        """One task per group: a subject's events to one receiver go one after the other."""
+        """A task per group: a subject's events to one receiver go one after the other."""
         key = group[0].receiver
-        self.by_endpoint[key] += len(group)
-        task = asyncio.create_task(self._deliver(group))
+        self.held[key] += len(group)
+        if key not in self.calls:
+            self.calls[key] = asyncio.Semaphore(self.per_endpoint)
+        task = asyncio.create_task(self._deliver(key, group))
         self.in_flight.add(task)
         task.add_done_callback(partial(self._done, key, len(group)))
 
     def _done(self, key: str, size: int, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
-        self.by_endpoint[key] -= size
-        if self.by_endpoint[key] <= 0:
-            del self.by_endpoint[key]
+        before = self.held[key]
+        self.held[key] -= size
+        if self.held[key] <= 0:
+            del self.held[key]
+            del self.calls[key]
         self._room.set()
-        self._wake.set()  # an endpoint may have room again
+        if before >= self.lookahead // 2 > before - size:
+            self._wake.set()  # the receiver is no longer busy: claim for it again
 
     async def _idle(self) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.idle_poll)
 
-    async def _deliver(self, group: list[Due]) -> None:
+    async def _deliver(self, key: str, group: list[Due]) -> None:
+        """Each call holds one of the receiver's places only while it is out; writing down what
+        came of it runs beside the next call."""
+        records = []
         for due in group:
-            await self._deliver_one(due)
+            async with self.calls[key]:
+                tried = await self.attempt(due)
+            WEBHOOK_TRIES.labels(outcome=tried.verdict.value).inc()
+            records.append(asyncio.create_task(self._record(tried)))
+        await asyncio.gather(*records)
 
-    async def _deliver_one(self, due: Due) -> None:
-        tried = await self.attempt(due)
-        WEBHOOK_TRIES.labels(outcome=tried.verdict.value).inc()
+    async def _record(self, tried: Tried) -> None:
         delay = 0.05
         while True:  # what the receiver got is written down, even across a database outage
             try:
