@@ -82,7 +82,7 @@ def free_port() -> int:
 
 
 def serve_dlr_sink() -> None:
-    """HTTP/1.1 with keep-alive, nothing more: GET /dlr?type=N counts a callback, GET /count
+    """HTTP/1.1 with keep-alive, nothing more: GET (or POST) /dlr?type=N counts a callback, GET /count
     answers {"count": ..., "last": time.time() of the last callback, "types": {...}}."""
     count = 0
     last = 0.0
@@ -94,6 +94,9 @@ def serve_dlr_sink() -> None:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1]
+                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+                if length:  # a POST (Qasid's webhooks): its body is read and dropped
+                    await reader.readexactly(int(length[1]))
                 body = b""
                 if path.startswith(b"/dlr"):
                     count += 1
@@ -111,6 +114,22 @@ def serve_dlr_sink() -> None:
         await server.serve_forever()  # until SIGTERM ends the process
 
     asyncio.run(main())
+
+
+def sink_count(port: int) -> dict[str, object]:
+    """What the DLR sink on ``port`` has counted: {"count", "last", "types"}."""
+    return dict(json.loads(get(f"http://127.0.0.1:{port}/count")))
+
+
+def post(url: str, payload: dict[str, object], key: str) -> None:
+    """POST JSON with a Qasid API key (a 2xx or an exception)."""
+    request = urllib.request.Request(  # noqa: S310 - our own http://127.0.0.1 URLs
+        url,
+        json.dumps(payload).encode(),
+        {"content-type": "application/json", "authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        response.read()
 
 
 def get(url: str) -> str:
@@ -286,7 +305,7 @@ def run(smsc_port: int, smsc_pid: int, receipts: bool, args: argparse.Namespace)
         script.write_text(WRK_SCRIPT)
 
         def callbacks() -> dict[str, object]:
-            return dict(json.loads(get(f"http://127.0.0.1:{sink_port}/count")))
+            return sink_count(sink_port)
 
         sent_before = kannel_.sent()
         cpu_before = sum(cpu_seconds(pid) for pid in kannel_.pids)

@@ -22,6 +22,11 @@ state p50/p99, the gateway's peak RSS and CPU per message, and the SMSC's CPU pe
 baseline, in the same run, is bench/e2e.py's `qasid serve` with the carrier simulator (no
 latency): the SMPP figure reads as a share of it.
 
+With --webhooks, each SMPP row also registers a webhook endpoint for final states (so one call per
+message, as Kannel's dlr-mask=3 makes one per receipt) at the same minimal HTTP sink Kannel's rows
+use, in its own process, and runs until the sink has every message's call: end to end is then the
+first accept to the last webhook answered.
+
 With --kannel, Kannel 1.4.5 (bench/kannel.py: bearerbox + smsbox, the same node SMSC, window 100,
 wrk on GET /cgi-bin/sendsms) adds two rows to part 2 in the same run: without receipts (first
 request to the last submit_sm answered) and with receipts (dlr-mask=3 and a dlr-url: first
@@ -372,7 +377,9 @@ def through_smpp(
     label: str, url: str, args: argparse.Namespace, layout: str = "serve"
 ) -> GatewayResult | None:
     key = seed(url)
-    with smsc_process("node") as smsc:
+    with contextlib.ExitStack() as stack:
+        smsc = stack.enter_context(smsc_process("node"))
+        sink = stack.enter_context(kannel.dlr_sink())[0] if args.webhooks else None
         db = Database(url)
         settings = {"host": "127.0.0.1", "port": smsc.port, "system_id": SYSTEM_ID, "password": PASSWORD,
                     "window": 100, "registered_delivery": True}  # fmt: skip
@@ -387,20 +394,27 @@ def through_smpp(
                 if time.monotonic() > deadline:
                     raise SystemExit(f"# {label}: the gateway did not bind to the SMSC")
                 time.sleep(0.1)
+            if sink is not None:
+                hook = {"url": f"http://127.0.0.1:{sink}/dlr?type=qasid", "statuses": "final"}
+                kannel.post(f"{base}/v1/webhooks", hook, key)
             cpu_before = sum(cpu_seconds(p.pid) for p in processes)
             smsc_before = cpu_seconds(smsc.process.pid)
             command = ["wrk", "-t1", f"-c{args.connections}", f"-d{int(args.timeout)}s", "-s",
                        str(HERE / "send.lua"), base]  # fmt: skip
             load = subprocess.Popen(command, env=e2e.wrk_env(key, args.messages), stdout=subprocess.DEVNULL)
             deadline = time.monotonic() + args.timeout
-            while final_count(db) < args.messages and time.monotonic() < deadline:
+
+            def finished() -> int:
+                return final_count(db) if sink is None else int(kannel.sink_count(sink)["count"])
+
+            while finished() < args.messages and time.monotonic() < deadline:
                 time.sleep(0.2)
             load.kill()
             load.wait()
             cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
             smsc_cpu = cpu_seconds(smsc.process.pid) - smsc_before
             rss = sum(peak_rss_mib(p.pid) for p in processes)
-            done = final_count(db)
+            done = finished()
             if done < args.messages:
                 print(
                     f"# {label}: only {done} of {args.messages} final within {args.timeout:.0f} s", flush=True
@@ -408,6 +422,8 @@ def through_smpp(
                 e2e._explain(db)  # the same diagnosis as bench/e2e.py's
                 return None
             latencies, first, last_accept, last_final = final_timings(db)
+            if sink is not None:  # the end is the last webhook answered
+                last_final = datetime.fromtimestamp(float(kannel.sink_count(sink)["last"]), UTC)
         finally:
             for process in processes:
                 stop(process)
@@ -431,14 +447,17 @@ def through_simulator(label: str, url: str, args: argparse.Namespace) -> Gateway
 
 def gateway_rows(args: argparse.Namespace) -> list[GatewayResult]:
     results = []
+    hooked = ", a webhook per final state" if args.webhooks else ""
+    if args.webhooks:  # the sink listens on loopback; the gateways' children read this
+        os.environ["QASID_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"
     for database in args.databases.split(","):
         for label, run in (
             (f"{database}, baseline: `qasid serve`, simulator", through_simulator),
-            (f"{database}, `qasid serve`, SMPP to node-smpp", through_smpp),
+            (f"{database}, `qasid serve`, SMPP to node-smpp{hooked}", through_smpp),
             *(
                 [
                     (
-                        f"{database}, `qasid api` + 2 workers, SMPP to node-smpp",
+                        f"{database}, `qasid api` + 2 workers, SMPP to node-smpp{hooked}",
                         partial(through_smpp, layout="split"),
                     )
                 ]
@@ -504,6 +523,9 @@ def main() -> None:
     parser.add_argument("--layouts", default="serve", help="serve; add split for api + 2 workers too")
     parser.add_argument("--smscs", default="node,scripted", help="node, scripted, node-verbose")
     parser.add_argument("--kannel", action="store_true", help="add Kannel 1.4.5's rows to the gateway part")
+    parser.add_argument(
+        "--webhooks", action="store_true", help="SMPP rows push a webhook per final state, to the DLR sink"
+    )
     parser.add_argument("--kannel-log-level", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--scripted-smsc", action="store_true", help=argparse.SUPPRESS)
     add_database_arguments(parser)
