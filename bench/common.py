@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, func, select, text
@@ -59,6 +59,18 @@ def count_messages(url: str) -> int:
         found = int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
     db.dispose()
     return found
+
+
+def accepted(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
+
+
+def end_load_once_accepted(load: subprocess.Popen[Any], db: Database, messages: int) -> None:
+    """Stop wrk once every message is in: past its limit send.lua asks GET /healthz, which would
+    take the CPU the gateway needs to finish the messages."""
+    if load.poll() is None and accepted(db) >= messages:
+        load.kill()
 
 
 def start(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:

@@ -31,6 +31,7 @@ from common import (
     PYTHON,
     add_database_arguments,
     cpu_seconds,
+    end_load_once_accepted,
     on_database,
     peak_rss_mib,
     seed,
@@ -145,6 +146,7 @@ def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result |
         awaited = None if layout == "accept" else "delivered"
         deadline = time.monotonic() + args.timeout
         while messages_in(db, awaited) < args.messages and time.monotonic() < deadline:
+            end_load_once_accepted(load, db, args.messages)
             time.sleep(0.2)
         load.kill()
         cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before

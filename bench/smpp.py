@@ -64,6 +64,7 @@ from common import (
     PYTHON,
     add_database_arguments,
     cpu_seconds,
+    end_load_once_accepted,
     on_database,
     peak_rss_mib,
     seed,
@@ -408,6 +409,7 @@ def through_smpp(
                 return final_count(db) if sink is None else int(kannel.sink_count(sink)["count"])
 
             while finished() < args.messages and time.monotonic() < deadline:
+                end_load_once_accepted(load, db, args.messages)
                 time.sleep(0.2)
             load.kill()
             load.wait()

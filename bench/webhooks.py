@@ -74,6 +74,7 @@ from common import (
     PYTHON,
     add_database_arguments,
     cpu_seconds,
+    end_load_once_accepted,
     on_database,
     parse_wrk,
     peak_rss_mib,
@@ -335,11 +336,6 @@ def progress(db: Database) -> tuple[int, int, int]:
         )  # fmt: skip
 
 
-def accepted(db: Database) -> int:
-    with db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
-
-
 def gateway_env(url: str) -> dict[str, str]:
     return {**os.environ, **FAST_WORKER, **RETRY, "QASID_DATABASE_URL": url, "QASID_PORT": "0",
             "QASID_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}  # fmt: skip
@@ -367,8 +363,7 @@ def run(label: str, url: str, database: str, kind: str, args: argparse.Namespace
             deadline = time.monotonic() + args.timeout
             while time.monotonic() < deadline and gateway.poll() is None:
                 delivered, deliveries, pending = progress(db)
-                if load.poll() is None and accepted(db) >= args.messages:
-                    load.kill()  # past its limit send.lua asks GET /healthz, which would take the CPU
+                end_load_once_accepted(load, db, args.messages)
                 if delivered >= args.messages and pending == 0 and (kind == "baseline" or deliveries):
                     break
                 time.sleep(0.2)
