@@ -174,7 +174,9 @@ class Settings(BaseSettings):
         description="a PEM file of certificate authorities to trust for receivers' TLS, besides the system's",
     )
     webhook_max_in_flight: int = Field(
-        default=256, ge=1, description="webhook deliveries a worker holds at once (claimed, out, or being recorded)"
+        default=256,
+        ge=1,
+        description="webhook deliveries a worker holds at once (claimed, out, or being recorded)",
     )
     webhook_endpoint_max_in_flight: int = Field(
         default=16, ge=1, description="calls to any one endpoint at once (a slow receiver holds no more)"
