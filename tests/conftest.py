@@ -99,15 +99,21 @@ def operator(db: Database) -> Operator:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def api(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Litestar]]:
     """The real API as ``qasid api`` runs it (no dispatching: messages stay where the API put them),
-    lifespan and all, behind an in-process HTTP client."""
+    lifespan and all, behind an in-process HTTP client; and the app."""
     app = create_app(settings, role="api")
     async with (
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://qasid.test") as http,
     ):
-        yield http
+        yield http, app
+
+
+@pytest.fixture
+def client(api: tuple[httpx.AsyncClient, Litestar]) -> httpx.AsyncClient:
+    """The ``api`` fixture's HTTP client."""
+    return api[0]
 
 
 FAST = {

@@ -10,7 +10,7 @@ same classes to their own codes. ``docs/errors.md`` is generated from this modul
     ├── SenderNotApproved (403)
     ├── InsufficientFunds (402)
     ├── NotFound (404)
-    ├── NotCancelable (409)
+    ├── NotCancelable (409), SenderExists (409), NumberTaken (409)
     ├── VerificationClosed (409), MaxSendsReached (409)
     ├── CountryNotAllowed (403)
     ├── RateLimited (429): NumberRateLimited, ActiveVerificationExists, DailyLimitReached,
@@ -106,6 +106,22 @@ class NotFound(QasidError):
     status = 404
     code = "not_found"
     title = "Not found"
+
+
+class SenderExists(QasidError):
+    """The account already has (or already asked for) this sender ID."""
+
+    status = 409
+    code = "sender_exists"
+    title = "Sender ID exists"
+
+
+class NumberTaken(QasidError):
+    """The number is held already, or assigned to another account."""
+
+    status = 409
+    code = "number_taken"
+    title = "Number taken"
 
 
 class NotCancelable(QasidError):

@@ -44,6 +44,7 @@ from qasid.outbox.maintenance import Beat, RegisterWorker, StopWorker
 from qasid.outbox.records import RetryPolicy
 from qasid.outbox.repository import JOBS_CHANNEL, WorkerRepository
 from qasid.routing.links import Links
+from qasid.senders.service import SenderIds
 from qasid.server_secret import server_secret
 from qasid.settings import Settings
 from qasid.vault import Vault
@@ -175,6 +176,7 @@ class Runtime:
     inbound: InboundService
     stop_list: ListService
     block_list: ListService
+    senders: SenderIds
     worker: Worker | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -216,6 +218,7 @@ class Runtime:
             InboundService(db, writer),
             ListService(db, writer, ListKind.STOP),
             ListService(db, writer, ListKind.BLOCK),
+            SenderIds(db, writer),
             worker,
         )
         if worker is not None:

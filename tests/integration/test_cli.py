@@ -158,7 +158,7 @@ class TestSenders:
 
     def test_new_senders_are_pending_until_approved(self, account):
         assert qasid("senders", "add", account, "Shop").strip().endswith("pending")
-        assert qasid("senders", "approve", account, "Shop").strip() == "Shop approved"
+        assert qasid("senders", "approve", account, "Shop").strip() == "Shop approved: everywhere"
         assert qasid("senders", "reject", account, "Shop").strip() == "Shop rejected"
 
     def test_a_duplicate_is_refused(self, account):

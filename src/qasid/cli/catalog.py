@@ -1,9 +1,9 @@
-"""``qasid prices`` and ``qasid senders``."""
+"""``qasid prices``, ``qasid senders`` and ``qasid numbers``."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Connection
@@ -12,14 +12,17 @@ from qasid.accounts.service import require_account
 from qasid.billing import service as billing
 from qasid.billing.records import ANY, DEFAULT_SCOPE, Channel, Price
 from qasid.billing.repository import PriceRepository
-from qasid.cli.common import minor, now, settings, show, transaction
+from qasid.cli.common import minor, now, reading, settings, show, transaction
 from qasid.domain.phone import operator_slug
+from qasid.numbers import service as numbers
+from qasid.numbers.repository import NumberRepository
 from qasid.senders import service as senders
-from qasid.senders.records import SenderStatus
+from qasid.senders.records import Destination, SenderStatus
 from qasid.senders.repository import SenderRepository
 
 prices = typer.Typer(help="Set the price per part by country, operator and channel.", no_args_is_help=True)
 sender_ids = typer.Typer(help="Sender IDs an account may send from.", no_args_is_help=True)
+numbers_ = typer.Typer(help="Long numbers: held, assigned to accounts, released.", no_args_is_help=True)
 
 AccountOption = Annotated[str | None, typer.Option(help="an account's own price instead of the default list")]
 OperatorOption = Annotated[str, typer.Option(help="operator (e.g. asiacell, zain, korek) or * for any")]
@@ -111,26 +114,117 @@ def add_sender(
 
 @sender_ids.command("list")
 def list_senders(account: str) -> None:
-    """The account's sender IDs and their status."""
-    with transaction() as conn:
-        rows = SenderRepository(conn).list(require_account(conn, account).id)
+    """The account's sender IDs, their status (and why rejected) and where they may go."""
+    with reading() as conn:
+        found = require_account(conn, account)
+        repo = SenderRepository(conn)
+        rows = repo.of_account(found.id)
+        destinations = repo.destinations([s.id for s in rows])
+    pending = [s for s in rows if s.status == SenderStatus.PENDING]
     for s in rows:
-        typer.echo(f"{s.id}  {s.name:<16} {s.kind:<12} {s.status}")
+        where = ", ".join(_destination(d, found.currency) for d in destinations.get(s.id, [])) or "everywhere"
+        why = s.reason or s.purpose or ""
+        shown = where if s.status == SenderStatus.APPROVED else why
+        typer.echo(f"{s.id}  {s.name:<16} {s.kind:<12} {s.status:<9} {shown}".rstrip())
+    if pending:
+        typer.echo(f"{len(pending)} waiting: qasid senders approve|reject {account} NAME", err=True)
 
 
-def _set_status(account: str, name: str, status: SenderStatus) -> None:
-    with transaction() as conn:
-        sender = senders.set_status(conn, require_account(conn, account).id, name, status, now())
-    typer.echo(f"{sender.name} {sender.status}")
+def _destination(d: Destination, currency: str) -> str:
+    price = f" at {show(d.price, currency)}" if d.price is not None else ""
+    return f"{d.country}/{d.operator}{price}"
 
 
 @sender_ids.command("approve")
-def approve(account: str, name: str) -> None:
-    """Let the account send from this sender ID."""
-    _set_status(account, name, SenderStatus.APPROVED)
+def approve(
+    account: str,
+    name: str,
+    country: Annotated[
+        str | None, typer.Option(help="approve it only here (ISO 3166), with --operator")
+    ] = None,
+    operator: Annotated[str | None, typer.Option(help="... and only for this operator (or *)")] = None,
+    price: Annotated[
+        str | None,
+        typer.Option(help="its own price per part there, in major units of the account's currency"),
+    ] = None,
+) -> None:
+    """Let the account send from this sender ID: everywhere (clearing any destinations), or, with
+    --country/--operator, there too (run again for each destination); --price sets what a part
+    from it costs there."""
+    with transaction() as conn:
+        found = require_account(conn, account)
+        destination = None
+        if country is not None or operator is not None or price is not None:
+            op = ANY if operator in (None, ANY) else operator_slug(operator)
+            cost = minor(price, found.currency) if price is not None else None
+            destination = Destination((country or ANY).upper(), op, cost)
+        sender = senders.approve(conn, found.id, name, now(), destination)
+        where = _where(conn, sender.id, found.currency)
+    typer.echo(f"{sender.name} approved: {where}")
+
+
+def _where(conn: Connection, sender_id: str, currency: str) -> str:
+    found = SenderRepository(conn).destinations([sender_id]).get(sender_id, [])
+    return ", ".join(_destination(d, currency) for d in found) or "everywhere"
 
 
 @sender_ids.command("reject")
-def reject(account: str, name: str) -> None:
+def reject(
+    account: str,
+    name: str,
+    reason: Annotated[str | None, typer.Option(help="why, shown to the account")] = None,
+) -> None:
     """Refuse this sender ID; sends from it are refused."""
-    _set_status(account, name, SenderStatus.REJECTED)
+    with transaction() as conn:
+        sender = senders.set_status(
+            conn, require_account(conn, account).id, name, SenderStatus.REJECTED, now(), reason=reason
+        )
+    typer.echo(f"{sender.name} {sender.status}" + (f": {sender.reason}" if sender.reason else ""))
+
+
+@numbers_.command("add")
+def add_number(
+    number: Annotated[str, typer.Argument(help="E.164")],
+    account: Annotated[str | None, typer.Option(help="assign it to this account at once")] = None,
+    note: Annotated[str | None, typer.Option(help="a note for the operator")] = None,
+) -> None:
+    """Hold a long number (free until assigned)."""
+    with transaction() as conn:
+        row = numbers.add(conn, number, now(), note=note)
+        if account is not None:
+            row = numbers.assign(conn, row["number"], require_account(conn, account).id, now())
+    typer.echo(_number_line(row))
+
+
+@numbers_.command("assign")
+def assign_number(number: str, account: str) -> None:
+    """Give a free number to an account: it sends as it, and what phones send to it is the account's."""
+    with transaction() as conn:
+        row = numbers.assign(conn, number, require_account(conn, account).id, now())
+    typer.echo(_number_line(row))
+
+
+@numbers_.command("release")
+def release_number(number: str) -> None:
+    """Take a number back from its account."""
+    with transaction() as conn:
+        row = numbers.release(conn, number)
+    typer.echo(_number_line(row))
+
+
+@numbers_.command("list")
+def list_numbers(
+    account: Annotated[str | None, typer.Option(help="only this account's")] = None,
+    free: Annotated[bool, typer.Option("--free", help="only the free ones")] = False,
+) -> None:
+    """The numbers held, and whose each is."""
+    with reading() as conn:
+        owner = require_account(conn, account).id if account is not None else None
+        rows = NumberRepository(conn).listed(owner, free=free)
+    for row in rows:
+        typer.echo(_number_line(row))
+
+
+def _number_line(row: Any) -> str:
+    note = f'  "{row["note"]}"' if row["note"] else ""
+    return f"{row['number']:<16} {row['account_id'] or 'free'}{note}"

@@ -5,10 +5,10 @@ Each part is stored as it comes (a part sent twice is stored once); when the las
 parts become one message in sequence order, in the same transaction. Parts whose siblings never
 come stay in ``inbound_parts``.
 
-A whole message belongs to the account whose approved numeric sender it was sent to (none when no
-account, or more than one, has that number). For its account it is an ``inbound.message`` event,
-and a stop word puts its sender on the account's stop-list (a start word takes it off), all in the
-transaction that stores it.
+A whole message belongs to the account the number it was sent to is assigned to (``qasid numbers``),
+or else whose approved numeric sender it is (none when no account, or more than one, has it). For
+its account it is an ``inbound.message`` event, and a stop word puts its sender on the account's
+stop-list (a start word takes it off), all in the transaction that stores it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from qasid.domain.phone import mask, normalize_e164
 from qasid.errors import QasidError
 from qasid.inbound.keywords import BUILT_IN, Keyword, Keywords
 from qasid.inbound.repository import Group, InboundRepository, InboundRow
+from qasid.numbers.repository import NumberRepository
 from qasid.optout import service as optout
 from qasid.optout.records import ListKind, Source
 from qasid.optout.repository import ListRepository
@@ -76,7 +77,10 @@ class RecordInbound(WriteOp[None]):
 def _owned(conn: Connection, rows: list[InboundRow]) -> list[InboundRow]:
     """Each message with the account that owns the number it was sent to."""
     numbers = {row.recipient: _e164(row.recipient) for row in rows}
-    owners = InboundRepository(conn).owners([n for n in numbers.values() if n])
+    wanted = [n for n in numbers.values() if n]
+    assigned = NumberRepository(conn).owners(wanted)  # a number the operator assigned comes first
+    owners = InboundRepository(conn).owners([n for n in wanted if n not in assigned])
+    owners.update({number: [account_id] for number, account_id in assigned.items()})
     owned = []
     for row in rows:
         accounts = owners.get(numbers[row.recipient] or "", [])

@@ -30,7 +30,7 @@ from qasid.errors import (
 from qasid.messages.repository import BatchRow, MessageRow
 from qasid.messages.schemas import AcceptedMessage, InvalidRecipient, SendMessageRequest
 from qasid.senders import service as senders
-from qasid.senders.records import SenderStatus
+from qasid.senders.records import EVERYWHERE, SenderRules, SenderStatus
 from qasid.settings import Settings
 from qasid.webhooks.records import Callback
 
@@ -42,7 +42,7 @@ class SendCatalog:
     """What the send path needs to know of an account; cached for ``cache_seconds``."""
 
     prices: PriceList
-    senders: dict[str, SenderStatus]
+    senders: dict[str, SenderRules]  # by canonical name
 
 
 @dataclass(slots=True)
@@ -103,7 +103,7 @@ def prepare_send(
     info = _check_text(request.text, settings)
     if channel != Channel.SMS:
         info = replace(info, segments=1)
-    sender = _check_sender(request.sender, catalog)
+    sender, rules = _check_sender(request.sender, catalog)
     expires_at = _check_timing(request, settings, now)
     numbers = [request.to] if isinstance(request.to, str) else request.to
     if len(numbers) > settings.max_recipients:
@@ -113,7 +113,9 @@ def prepare_send(
                 {"field": "to", "message": f"{len(numbers)} recipients; at most {settings.max_recipients}"}
             ],
         )
-    recipients, invalid, duplicates = _resolve(numbers, caller, catalog.prices, info, channel)
+    recipients, invalid, duplicates = _resolve(
+        numbers, caller, catalog.prices, info, channel, sender=(sender, rules)
+    )
     if not recipients:
         raise NoValidRecipients(
             "none of the recipients can be sent to", invalid=[msgspec.to_builtins(i) for i in invalid]
@@ -150,24 +152,25 @@ def _check_text(text: str, settings: Settings) -> TextInfo:
     return info
 
 
-def _check_sender(name: str, catalog: SendCatalog) -> str:
-    canonical, status = name, catalog.senders.get(name)  # senders are usually sent as stored
-    if status is None:
+def _check_sender(name: str, catalog: SendCatalog) -> tuple[str, SenderRules]:
+    canonical, rules = name, catalog.senders.get(name)  # senders are usually sent as stored
+    if rules is None:
         try:
             canonical = senders.normalize(name)[1]
         except InvalidRequest:
             canonical = name
-        status = catalog.senders.get(canonical)
-    if status is None:
+        rules = catalog.senders.get(canonical)
+    if rules is None:
         raise UnknownSender(
             f"this account has no sender ID {name!r}",
             errors=[{"field": "sender", "message": "unknown sender ID"}],
         )
-    if status != SenderStatus.APPROVED:
+    if rules.status != SenderStatus.APPROVED:
         raise SenderNotApproved(
-            f"the sender ID {canonical!r} is {status.value}, not approved", sender_status=status.value
+            f"the sender ID {canonical!r} is {rules.status.value}, not approved",
+            sender_status=rules.status.value,
         )
-    return canonical
+    return canonical, rules
 
 
 def _check_timing(request: SendMessageRequest, settings: Settings, now: datetime) -> datetime:
@@ -188,9 +191,17 @@ def _check_timing(request: SendMessageRequest, settings: Settings, now: datetime
 
 
 def _resolve(
-    numbers: list[str], caller: Caller, prices: PriceList, info: TextInfo, channel: Channel
+    numbers: list[str],
+    caller: Caller,
+    prices: PriceList,
+    info: TextInfo,
+    channel: Channel,
+    *,
+    sender: tuple[str, SenderRules],
 ) -> tuple[list[tuple[Recipient, int]], list[InvalidRecipient], int]:
-    """Parse, deduplicate and price every recipient; refusals are kept with their reason."""
+    """Parse, deduplicate and price every recipient; refusals are kept with their reason. A sender
+    approved per destination goes only there, at its own price where it has one."""
+    name, rules = sender
     accepted: list[tuple[Recipient, int]] = []
     invalid: list[InvalidRecipient] = []
     seen: set[str] = set()
@@ -204,7 +215,20 @@ def _resolve(
             duplicates += 1
             continue
         seen.add(parsed.e164)
-        unit = prices.price(parsed.country, parsed.operator, channel)
+        # Sender IDs are registered with SMS networks; other channels send as the account.
+        destination = (
+            rules.destination(parsed.country, parsed.operator) if channel == Channel.SMS else EVERYWHERE
+        )
+        if destination is None:
+            where = f"{parsed.country}/{parsed.operator or 'unknown operator'}"
+            detail = f"the sender ID {name!r} is not approved for {where}"
+            invalid.append(InvalidRecipient(to=raw, reason="sender_not_approved", detail=detail))
+            continue
+        unit = (
+            destination.price
+            if destination.price is not None
+            else prices.price(parsed.country, parsed.operator, channel)
+        )
         if unit is None:
             where = f"{parsed.country}/{parsed.operator or 'unknown operator'}"
             detail = f"no {_NAMES[channel]} price for {where}"

@@ -25,7 +25,7 @@ from qasid.messages.reading import MessageQuery, get_message, list_messages
 from qasid.messages.repository import IdempotencyRepository
 from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageRequest
 from qasid.metrics import ACCEPTED
-from qasid.senders.service import statuses
+from qasid.senders.service import rules
 from qasid.settings import Settings
 from qasid.webhooks.service import Callbacks
 
@@ -137,5 +137,5 @@ class MessageService:
         with self.db.read() as conn:
             return SendCatalog(
                 prices=price_list(conn, caller.account_id, caller.currency),
-                senders=statuses(conn, caller.account_id),
+                senders=rules(conn, caller.account_id),
             )

@@ -167,7 +167,34 @@ senders = Table(
     C("status", String(16), nullable=False),  # pending | approved | rejected
     _created(),
     C("updated_at", UTCDateTime(), nullable=False),
+    C("purpose", String(300), nullable=True),  # what the account said it is for, when it asked
+    C("reason", String(300), nullable=True),  # why the operator rejected it
     UniqueConstraint("account_id", "name"),
+)
+
+# Where an approved sender may go, when the operator approved it per destination (operators register
+# alphanumeric senders network by network), and the price per part there if it has its own. A sender
+# without any row goes everywhere at the account's prices.
+sender_approvals = Table(
+    "sender_approvals",
+    metadata,
+    C("sender_id", String(40), ForeignKey("senders.id"), primary_key=True),
+    C("country", String(2), primary_key=True),  # ISO 3166 alpha-2, or "*"
+    C("operator", String(64), primary_key=True),  # operator slug, or "*"
+    C("price", BigInteger, nullable=True),  # minor units per part, in the account's currency
+    _created(),
+)
+
+# Long numbers the operator holds; one assigned to an account is its sender and receives its inbound
+# messages.
+numbers = Table(
+    "numbers",
+    metadata,
+    C("number", String(20), primary_key=True),  # E.164
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=True, index=True),  # NULL: free
+    C("note", String(200), nullable=True),
+    _created(),
+    C("assigned_at", UTCDateTime(), nullable=True),
 )
 
 # One request: what its messages share (text, sender, timing, reference) is stored once, here.

@@ -30,7 +30,7 @@ from qasid.otp.codes import PLACEHOLDER
 from qasid.otp.repository import PENDING, VerificationRepository
 from qasid.outbox.records import JobKind
 from qasid.outbox.repository import JobRepository
-from qasid.senders.service import statuses
+from qasid.senders.service import rules
 from qasid.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -106,7 +106,7 @@ def _prepare(
         return QasidError("the account no longer exists")
     caller = Caller(account.id, "fallback", account.currency, account.default_region, account.payment_type)
     catalog = SendCatalog(
-        prices=price_list(conn, account.id, account.currency), senders=statuses(conn, account.id)
+        prices=price_list(conn, account.id, account.currency), senders=rules(conn, account.id)
     )
     remaining = int((row["expires_at"] - now).total_seconds())
     request = SendMessageRequest(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Router
 
-from qasid.api.v1 import account, inbound, messages, simulator, verifications, webhooks
+from qasid.api.v1 import account, inbound, messages, senders, simulator, verifications, webhooks
 
 router = Router(
     path="/v1",
@@ -13,6 +13,7 @@ router = Router(
         *verifications.handlers,
         *webhooks.handlers,
         *inbound.handlers,
+        *senders.handlers,
         *account.handlers,
         *simulator.handlers,
     ],
