@@ -10,7 +10,7 @@ same classes to their own codes. ``docs/errors.md`` is generated from this modul
     ├── SenderNotApproved (403)
     ├── InsufficientFunds (402)
     ├── NotFound (404)
-    ├── NotCancelable (409), SenderExists (409), NumberTaken (409)
+    ├── NotCancelable (409), SenderExists (409), NumberTaken (409), ListExists (409)
     ├── VerificationClosed (409), MaxSendsReached (409)
     ├── CountryNotAllowed (403)
     ├── RateLimited (429): NumberRateLimited, ActiveVerificationExists, DailyLimitReached,
@@ -122,6 +122,14 @@ class NumberTaken(QasidError):
     status = 409
     code = "number_taken"
     title = "Number taken"
+
+
+class ListExists(QasidError):
+    """The account has a contact list of that name already."""
+
+    status = 409
+    code = "list_exists"
+    title = "List exists"
 
 
 class NotCancelable(QasidError):

@@ -25,6 +25,8 @@ from sqlalchemy import text
 
 from qasid.accounts.authenticator import Authenticator
 from qasid.channels.base import Context
+from qasid.contacts.front import Contacts
+from qasid.contacts.importer import QUEUED, Importer
 from qasid.db import Database
 from qasid.db.writer import GroupCommitWriter
 from qasid.domain import ids
@@ -98,6 +100,8 @@ class Worker:
         )
         self.webhooks = WebhookSender(writer, self.id, settings, vault)
         writer.on_commit(PUBLISHED, self.webhooks.wake)
+        self.importer = Importer(db, self.id)
+        writer.on_commit(QUEUED, self.importer.wake)
         self.last_beat: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._purged = datetime.min.replace(tzinfo=UTC)
@@ -109,6 +113,7 @@ class Worker:
         self._tasks = [
             asyncio.create_task(self.dispatcher.run(), name="qasid-dispatcher"),
             asyncio.create_task(self.webhooks.run(), name="qasid-webhooks"),
+            asyncio.create_task(self.importer.run(), name="qasid-importer"),
             asyncio.create_task(self._upkeep(), name="qasid-upkeep"),
         ]
         if not self.db.is_sqlite:
@@ -116,6 +121,7 @@ class Worker:
         log.info("worker started", worker=self.id, role=self.role)
 
     async def stop(self) -> None:
+        self.importer.stop()
         await self.dispatcher.stop()
         await self.webhooks.stop()
         for task in self._tasks:
@@ -177,6 +183,7 @@ class Runtime:
     stop_list: ListService
     block_list: ListService
     senders: SenderIds
+    contacts: Contacts
     worker: Worker | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -219,6 +226,7 @@ class Runtime:
             ListService(db, writer, ListKind.STOP),
             ListService(db, writer, ListKind.BLOCK),
             SenderIds(db, writer),
+            Contacts(db, writer, max_import_bytes=settings.max_import_bytes),
             worker,
         )
         if worker is not None:

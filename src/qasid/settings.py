@@ -183,6 +183,10 @@ class Settings(BaseSettings):
     )
     webhook_batch: int = Field(default=64, ge=1, description="deliveries claimed at a time")
 
+    max_import_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="the largest contact file an import takes"
+    )
+
     demo_key_file: Path = Field(
         default=Path(".qasid-demo-key"), description="where `qasid demo` keeps its key"
     )

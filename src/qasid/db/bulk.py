@@ -86,6 +86,29 @@ def bulk_insert(
         conn.exec_driver_sql(plan.values_sql(len(chunk)), tuple(chain.from_iterable(chunk)))
 
 
+def bulk_insert_with(
+    conn: Connection, table: Table, rows: Sequence[Sequence[Any]], columns: tuple[str, ...], tail: str
+) -> list[Any]:
+    """``bulk_insert`` with ``tail`` after the rows (an ``ON CONFLICT`` clause, a ``RETURNING``
+    list: our own SQL, written for both databases); the rows ``RETURNING`` gave, if any."""
+    if not rows:
+        return []
+    plan = _plan(table, conn.dialect, columns)
+    if plan.processors:
+        rows = _processed(rows, plan.processors)
+    if not plan.rows_per_statement:  # PostgreSQL: one JSON document
+        result = conn.exec_driver_sql(f"{plan.sql} {tail}", (_json.encode(rows).decode(),))
+        return list(result) if result.returns_rows else []
+    found: list[Any] = []
+    step = plan.rows_per_statement
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        sql = f"{plan.values_sql(len(chunk))} {tail}"
+        result = conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
+        found += list(result) if result.returns_rows else []
+    return found
+
+
 def _processed(
     rows: Sequence[Sequence[Any]], processors: tuple[tuple[int, Callable[[Any], Any]], ...]
 ) -> list[list[Any]]:

@@ -22,11 +22,13 @@ import structlog
 from sqlalchemy import Connection
 
 from qasid.channels.base import Inbound
+from qasid.contacts.repository import ContactRepository
+from qasid.contacts.service import NewContact, add_contacts
 from qasid.db.writer import GroupCommitWriter, WriteOp
 from qasid.domain import ids
 from qasid.domain.phone import mask, normalize_e164
 from qasid.errors import QasidError
-from qasid.inbound.keywords import BUILT_IN, Keyword, Keywords
+from qasid.inbound.keywords import BUILT_IN, Keyword, Keywords, first_word
 from qasid.inbound.repository import Group, InboundRepository, InboundRow
 from qasid.numbers.repository import NumberRepository
 from qasid.optout import service as optout
@@ -91,10 +93,17 @@ def _owned(conn: Connection, rows: list[InboundRow]) -> list[InboundRow]:
 
 
 def _tell(conn: Connection, rows: list[InboundRow], now: datetime) -> None:
-    """Stop and start words move the sender on or off the stop-list; every owned message is an event."""
+    """Stop and start words move the sender on or off the stop-list (a stop word takes it out of
+    every list too), a list's subscribe word puts it in that list; every owned message is an event."""
     owned = [row for row in rows if row.account_id is not None]
-    own_words = InboundRepository(conn).keywords([row.account_id for row in owned if row.account_id])
-    words = {account: Keywords.of(*lists) for account, lists in own_words.items()}
+    accounts = [row.account_id for row in owned if row.account_id]
+    words = {
+        account: Keywords.of(*lists) for account, lists in InboundRepository(conn).keywords(accounts).items()
+    }
+    subscribing: dict[tuple[str, str], str] = {
+        (found["account_id"], found["subscribe_word"]): found["id"]
+        for found in ContactRepository(conn).subscribing(accounts)
+    }
     events = []
     for row in owned:
         assert row.account_id is not None  # noqa: S101 - filtered above
@@ -102,6 +111,9 @@ def _tell(conn: Connection, rows: list[InboundRow], now: datetime) -> None:
         sender = _e164(row.sender)
         if keyword is not None and sender is not None:
             _opt(conn, row, sender, keyword, now)
+        elif sender is not None and (joined := subscribing.get((row.account_id, first_word(row.body)))):
+            contact = NewContact(sender)
+            add_contacts(conn, row.account_id, "ZZ", [contact], now, list_id=joined, checked=True)
         data = {
             "id": row.id,
             "from": row.sender,
@@ -120,6 +132,7 @@ def _opt(conn: Connection, row: InboundRow, sender: str, keyword: Keyword, now: 
     if keyword == Keyword.STOP:
         note = f"sent {row.body[:40]!r} ({row.id})"
         optout.add(conn, row.account_id, sender, ListKind.STOP, now, source=Source.KEYWORD, note=note)
+        ContactRepository(conn).leave_all(row.account_id, sender)
     else:
         ListRepository(conn).remove(row.account_id, sender, ListKind.STOP)
 

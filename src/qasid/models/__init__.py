@@ -608,3 +608,88 @@ inbound_keywords = Table(
     C("start_words", Text, nullable=True),
     C("updated_at", UTCDateTime(), nullable=False),
 )
+
+
+# --- Contacts and lists (qasid.contacts). ----------------------------------------------------------
+
+contact_lists = Table(
+    "contact_lists",
+    metadata,
+    _id(),
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    C("name", String(100), nullable=False),
+    C("subscribe_word", String(30), nullable=True),  # folded: an inbound message with it joins the list
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "name"),
+)
+
+# One per number per account: imports and additions merge into it.
+contacts = Table(
+    "contacts",
+    metadata,
+    _id(),
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    C("number", String(20), nullable=False),  # E.164
+    C("name", String(200), nullable=True),
+    C("fields", Text, nullable=True),  # JSON object of custom fields (strings)
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "number"),
+    Index(None, "account_id", "id"),
+)
+
+list_members = Table(
+    "list_members",
+    metadata,
+    C("list_id", String(40), ForeignKey("contact_lists.id"), primary_key=True),
+    C("contact_id", String(40), ForeignKey("contacts.id"), primary_key=True),
+    C("added_at", UTCDateTime(), nullable=False),
+    Index(None, "contact_id"),
+)
+
+# An uploaded file being read into a list by a worker (the row is its job: claimed_by), in chunks
+# stored with it so that any worker can read it, and its progress kept with each batch it writes.
+contact_imports = Table(
+    "contact_imports",
+    metadata,
+    _id(),
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    C("list_id", String(40), ForeignKey("contact_lists.id"), nullable=False),
+    C("format", String(8), nullable=False),  # csv | xlsx
+    C("status", String(16), nullable=False),  # uploading | queued | running | done | failed
+    C("size_bytes", BigInteger, nullable=False),
+    C("bytes_read", BigInteger, nullable=False),  # of the file, as of the last batch written
+    C("rows_read", Integer, nullable=False),  # data rows read so far (a restart resumes after them)
+    C("rows_added", Integer, nullable=False),  # new contacts
+    C("rows_merged", Integer, nullable=False),  # numbers already there (in the account or the file)
+    C("rows_bad", Integer, nullable=False),
+    C("error", String(500), nullable=True),  # why a failed import failed
+    C("claimed_by", String(40), nullable=True),
+    C("claimed_at", UTCDateTime(), nullable=True),
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+    C("finished_at", UTCDateTime(), nullable=True),
+    Index(None, "account_id", "id"),
+    Index(None, "status"),
+)
+
+import_chunks = Table(
+    "import_chunks",
+    metadata,
+    C("import_id", String(40), ForeignKey("contact_imports.id"), primary_key=True),
+    C("seq", Integer, primary_key=True),
+    C("data", LargeBinary, nullable=False),
+)
+
+# Every row of an import that was not taken, with its line in the file and why.
+import_errors = Table(
+    "import_errors",
+    metadata,
+    C("id", AutoId, primary_key=True, autoincrement=True),
+    C("import_id", String(40), ForeignKey("contact_imports.id"), nullable=False),
+    C("line", Integer, nullable=False),
+    C("reason", String(40), nullable=False),
+    C("detail", String(300), nullable=True),
+    Index(None, "import_id", "line"),
+)

@@ -10,6 +10,7 @@ from typing import Self
 
 from sqlalchemy import Connection, select, update
 
+from qasid.contacts.repository import ImportRepository
 from qasid.db.writer import WriteOp
 from qasid.errors import QasidError
 from qasid.models import jobs
@@ -58,6 +59,7 @@ def _beat(conn: Connection, op: Beat) -> int:
     workers.heartbeat(op.worker_id, op.now)
     dead = [w for w in workers.silent_since(op.now - op.dead_after) if w != op.worker_id]
     recovered = JobRepository(conn).release_claims_of(dead) + DeliveryRepository(conn).release_claims_of(dead)
+    ImportRepository(conn).release_claims_of(dead)
     workers.stop(dead, op.now)
     _release_orphans(conn, op.worker_id, op.in_flight, op.now - op.dead_after)
     return recovered
@@ -83,5 +85,6 @@ class StopWorker(WriteOp[None]):
         ids = [op.worker_id for op in ops]
         JobRepository(conn).release_claims_of(ids)
         DeliveryRepository(conn).release_claims_of(ids)
+        ImportRepository(conn).release_claims_of(ids)
         WorkerRepository(conn).stop(ids, max(op.now for op in ops))
         return [None] * len(ops)

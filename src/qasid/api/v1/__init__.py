@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from litestar import Router
 
-from qasid.api.v1 import account, inbound, messages, senders, simulator, verifications, webhooks
+from qasid.api.v1 import (
+    account,
+    contacts,
+    inbound,
+    messages,
+    senders,
+    simulator,
+    verifications,
+    webhooks,
+)
 
 router = Router(
     path="/v1",
@@ -14,6 +23,7 @@ router = Router(
         *webhooks.handlers,
         *inbound.handlers,
         *senders.handlers,
+        *contacts.handlers,
         *account.handlers,
         *simulator.handlers,
     ],
