@@ -10,7 +10,8 @@ same classes to their own codes. ``docs/errors.md`` is generated from this modul
     ├── SenderNotApproved (403)
     ├── InsufficientFunds (402)
     ├── NotFound (404)
-    ├── NotCancelable (409), SenderExists (409), NumberTaken (409), ListExists (409)
+    ├── NotCancelable (409), SenderExists (409), NumberTaken (409), ListExists (409),
+    │   TemplateExists (409)
     ├── VerificationClosed (409), MaxSendsReached (409)
     ├── CountryNotAllowed (403)
     ├── RateLimited (429): NumberRateLimited, ActiveVerificationExists, DailyLimitReached,
@@ -130,6 +131,14 @@ class ListExists(QasidError):
     status = 409
     code = "list_exists"
     title = "List exists"
+
+
+class TemplateExists(QasidError):
+    """The account has a template of that name already."""
+
+    status = 409
+    code = "template_exists"
+    title = "Template exists"
 
 
 class NotCancelable(QasidError):

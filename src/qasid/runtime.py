@@ -49,6 +49,7 @@ from qasid.routing.links import Links
 from qasid.senders.service import SenderIds
 from qasid.server_secret import server_secret
 from qasid.settings import Settings
+from qasid.templates.service import Templates
 from qasid.vault import Vault
 from qasid.webhooks.events import PUBLISHED
 from qasid.webhooks.guard import AddressPolicy
@@ -184,6 +185,7 @@ class Runtime:
     block_list: ListService
     senders: SenderIds
     contacts: Contacts
+    templates: Templates
     worker: Worker | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -227,6 +229,7 @@ class Runtime:
             ListService(db, writer, ListKind.BLOCK),
             SenderIds(db, writer),
             Contacts(db, writer, max_import_bytes=settings.max_import_bytes),
+            Templates(db, writer),
             worker,
         )
         if worker is not None:

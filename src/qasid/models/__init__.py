@@ -693,3 +693,17 @@ import_errors = Table(
     C("detail", String(300), nullable=True),
     Index(None, "import_id", "line"),
 )
+
+
+# An account's message texts with {{variables}} (qasid.domain.templates).
+templates = Table(
+    "templates",
+    metadata,
+    _id(),
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    C("name", String(100), nullable=False),
+    C("body", Text, nullable=False),
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "name"),
+)

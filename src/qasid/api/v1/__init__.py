@@ -11,6 +11,7 @@ from qasid.api.v1 import (
     messages,
     senders,
     simulator,
+    templates,
     verifications,
     webhooks,
 )
@@ -24,6 +25,7 @@ router = Router(
         *inbound.handlers,
         *senders.handlers,
         *contacts.handlers,
+        *templates.handlers,
         *account.handlers,
         *simulator.handlers,
     ],

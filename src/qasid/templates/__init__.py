@@ -1,0 +1,1 @@
+"""An account's message templates, and what a text filled in for one recipient would cost."""
