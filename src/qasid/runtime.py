@@ -24,6 +24,9 @@ from anyio import to_thread
 from sqlalchemy import text
 
 from qasid.accounts.authenticator import Authenticator
+from qasid.campaigns.front import QUEUED as CAMPAIGN_MADE
+from qasid.campaigns.front import Campaigns
+from qasid.campaigns.runner import CampaignRunner
 from qasid.channels.base import Context
 from qasid.contacts.front import Contacts
 from qasid.contacts.importer import QUEUED, Importer
@@ -103,6 +106,8 @@ class Worker:
         writer.on_commit(PUBLISHED, self.webhooks.wake)
         self.importer = Importer(db, self.id)
         writer.on_commit(QUEUED, self.importer.wake)
+        self.campaigns = CampaignRunner(db, self.id, settings, on_made=self.dispatcher.wake)
+        writer.on_commit(CAMPAIGN_MADE, self.campaigns.wake)
         self.last_beat: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._purged = datetime.min.replace(tzinfo=UTC)
@@ -115,6 +120,7 @@ class Worker:
             asyncio.create_task(self.dispatcher.run(), name="qasid-dispatcher"),
             asyncio.create_task(self.webhooks.run(), name="qasid-webhooks"),
             asyncio.create_task(self.importer.run(), name="qasid-importer"),
+            asyncio.create_task(self.campaigns.run(), name="qasid-campaigns"),
             asyncio.create_task(self._upkeep(), name="qasid-upkeep"),
         ]
         if not self.db.is_sqlite:
@@ -123,6 +129,7 @@ class Worker:
 
     async def stop(self) -> None:
         self.importer.stop()
+        self.campaigns.stop()
         await self.dispatcher.stop()
         await self.webhooks.stop()
         for task in self._tasks:
@@ -186,6 +193,7 @@ class Runtime:
     senders: SenderIds
     contacts: Contacts
     templates: Templates
+    campaigns: Campaigns
     worker: Worker | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -230,6 +238,7 @@ class Runtime:
             SenderIds(db, writer),
             Contacts(db, writer, max_import_bytes=settings.max_import_bytes),
             Templates(db, writer),
+            Campaigns(db, writer, settings),
             worker,
         )
         if worker is not None:

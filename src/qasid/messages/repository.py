@@ -34,6 +34,7 @@ class BatchRow(NamedTuple):
     created_at: datetime
     verification_id: str | None = None  # the code is filled in at dispatch (qasid.otp)
     callback: str | None = None  # the request's own status callback (qasid.webhooks.records.Callback)
+    campaign_id: str | None = None  # set when a campaign made it
 
 
 class MessageRow(NamedTuple):

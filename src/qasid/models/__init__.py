@@ -220,6 +220,7 @@ batches = Table(
     C("verification_id", String(40), nullable=True),
     # The request's own status callback (JSON: url, statuses, sealed secret, format), if it gave one.
     C("callback", Text, nullable=True),
+    C("campaign_id", String(40), nullable=True, index=True),  # set when a campaign made it
 )
 
 # One recipient of a batch. Kept narrow: a 500-recipient request writes 500 of these.
@@ -706,4 +707,45 @@ templates = Table(
     _created(),
     C("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("account_id", "name"),
+)
+
+
+# A send to lists and numbers, made into messages by the workers a chunk at a time (the row is its
+# job: next_run_at, claimed_by), at a rate and outside quiet hours if asked.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    _id(),
+    C("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    C("name", String(100), nullable=False),
+    C("sender", String(20), nullable=False),
+    C("body", Text, nullable=False),  # the text, or the template's at creation
+    C("template_id", String(40), nullable=True),
+    C("params", Text, nullable=True),  # JSON: what fills the template's variables besides the contact
+    C("lists", Text, nullable=False),  # JSON list of list ids
+    C("numbers", Text, nullable=False),  # JSON list of E.164 numbers
+    C("stop_list", Boolean, nullable=False),
+    C("status", String(16), nullable=False),  # scheduled | running | paused | canceled | done | failed
+    C("start_at", UTCDateTime(), nullable=False),
+    C("rate_per_minute", Integer, nullable=True),
+    C("quiet_start", String(5), nullable=True),  # "21:00", in each recipient's own time zone
+    C("quiet_end", String(5), nullable=True),
+    C("recipients", Integer, nullable=False),  # counted when it was made
+    C("estimated_cost", BigInteger, nullable=False),
+    C("queued", Integer, nullable=False),  # messages made so far
+    C("cost", BigInteger, nullable=False),  # what they reserved
+    C("skipped_stopped", Integer, nullable=False),
+    C("skipped_blocked", Integer, nullable=False),
+    C("skipped_invalid", Integer, nullable=False),
+    C("numbers_done", Boolean, nullable=False),
+    C("cursor", String(40), nullable=False),  # the last contact made into a message ("" before the first)
+    C("next_run_at", UTCDateTime(), nullable=False),
+    C("claimed_by", String(40), nullable=True),
+    C("claimed_at", UTCDateTime(), nullable=True),
+    C("error", String(500), nullable=True),
+    _created(),
+    C("updated_at", UTCDateTime(), nullable=False),
+    C("finished_at", UTCDateTime(), nullable=True),
+    Index(None, "account_id", "id"),
+    Index(None, "status", "next_run_at"),
 )

@@ -10,6 +10,7 @@ from typing import Self
 
 from sqlalchemy import Connection, select, update
 
+from qasid.campaigns.repository import CampaignRepository
 from qasid.contacts.repository import ImportRepository
 from qasid.db.writer import WriteOp
 from qasid.errors import QasidError
@@ -60,6 +61,7 @@ def _beat(conn: Connection, op: Beat) -> int:
     dead = [w for w in workers.silent_since(op.now - op.dead_after) if w != op.worker_id]
     recovered = JobRepository(conn).release_claims_of(dead) + DeliveryRepository(conn).release_claims_of(dead)
     ImportRepository(conn).release_claims_of(dead)
+    CampaignRepository(conn).release_claims_of(dead)
     workers.stop(dead, op.now)
     _release_orphans(conn, op.worker_id, op.in_flight, op.now - op.dead_after)
     return recovered
@@ -86,5 +88,6 @@ class StopWorker(WriteOp[None]):
         JobRepository(conn).release_claims_of(ids)
         DeliveryRepository(conn).release_claims_of(ids)
         ImportRepository(conn).release_claims_of(ids)
+        CampaignRepository(conn).release_claims_of(ids)
         WorkerRepository(conn).stop(ids, max(op.now for op in ops))
         return [None] * len(ops)

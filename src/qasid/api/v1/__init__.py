@@ -6,6 +6,7 @@ from litestar import Router
 
 from qasid.api.v1 import (
     account,
+    campaigns,
     contacts,
     inbound,
     messages,
@@ -26,6 +27,7 @@ router = Router(
         *senders.handlers,
         *contacts.handlers,
         *templates.handlers,
+        *campaigns.handlers,
         *account.handlers,
         *simulator.handlers,
     ],

@@ -1,0 +1,207 @@
+"""Campaigns: a text or template to lists and numbers, made into messages by the workers, with the
+opted-out and blocked skipped and counted, the credit checked up front, a rate kept, quiet hours
+respected, and pause, resume and cancel; reported by state and cost, and as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from qasid.billing import service as billing
+from qasid.models import simulator_inbox
+from qasid.optout import service as optout
+from qasid.optout.records import ListKind
+from tests.receiver import running
+from tests.support import Customer, Operator, running_simulator, wait_for
+
+PEOPLE = [("07701000001", "Ali", "Erbil"), ("07801000002", "Sara", "Basra"), ("07901000003", None, "Najaf")]
+
+
+async def audience(http, customer: Customer, people=PEOPLE) -> str:
+    made = (await http.post("/v1/contact-lists", json={"name": "All"}, headers=customer.headers)).json()
+    for number, name, city in people:
+        response = await http.post(
+            f"/v1/contact-lists/{made['id']}/contacts",
+            json={"number": number, "name": name, "fields": {"city": city}},
+            headers=customer.headers,
+        )
+        assert response.status_code == 201, response.text
+    return str(made["id"])
+
+
+async def launch(http, customer: Customer, status: int = 201, **body: object) -> dict:
+    response = await http.post(
+        "/v1/campaigns", json={"name": "Sale", "sender": "Qasid", **body}, headers=customer.headers
+    )
+    assert response.status_code == status, response.text
+    return dict(response.json())
+
+
+async def until(http, customer: Customer, campaign_id: str, check) -> dict:
+    async def shown() -> dict | None:
+        found = (await http.get(f"/v1/campaigns/{campaign_id}", headers=customer.headers)).json()
+        return found if check(found) else None
+
+    return dict(await wait_for(shown, within=20))
+
+
+def inbox(db) -> dict[str, str]:
+    with db.read() as conn:
+        return dict(conn.execute(select(simulator_inbox.c.recipient, simulator_inbox.c.body)).all())
+
+
+class TestACampaign:
+    async def test_a_template_goes_to_a_list_and_numbers_once_each_and_is_reported(
+        self, fast_settings, operator: Operator, db
+    ):
+        customer = operator.customer(balance=10_000, price=20)
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            list_id = await audience(http, customer)
+            body = {"name": "sale", "body": "Hi {{name|friend}} in {{city}}!"}
+            template = (await http.post("/v1/templates", json=body, headers=customer.headers)).json()
+            made = await launch(http, customer, template_id=template["id"], lists=[list_id],
+                                numbers=["+9647801000002", "+9647501000004"])  # fmt: skip
+            assert (made["recipients"], made["estimated_cost"]) == (5, 100)
+            done = await until(
+                http, customer, made["id"], lambda c: c["by_status"].get("delivered", {}).get("messages") == 4
+            )
+            report = (await http.get(f"/v1/campaigns/{made['id']}/report.csv", headers=customer.headers)).text
+        assert (done["status"], done["queued"], done["cost"], done["progress"]) == ("done", 4, 80, 1.0)
+        assert done["by_status"] == {"delivered": {"messages": 4, "cost": 80}}
+        texts = inbox(db)
+        assert texts == {
+            "+9647701000001": "Hi Ali in Erbil!", "+9647801000002": "Hi Sara in Basra!",
+            "+9647901000003": "Hi friend in Najaf!", "+9647501000004": "Hi friend in !",
+        }  # fmt: skip
+        rows = list(csv.DictReader(io.StringIO(report)))
+        assert sorted(r["to"] for r in rows) == sorted(texts)
+        assert {r["status"] for r in rows} == {"delivered"}
+        assert operator.account(customer.account.id).balance == 10_000 - 80
+
+    async def test_opted_out_and_blocked_recipients_are_skipped_counted_and_not_charged(
+        self, fast_settings, operator: Operator, db
+    ):
+        customer = operator.customer(balance=10_000, price=20)
+        with db.write() as conn:
+            now = datetime.now(UTC)
+            optout.add(
+                conn, customer.account.id, "+9647701000001", ListKind.STOP, now, source="api", note=None
+            )
+            optout.add(
+                conn, customer.account.id, "+9647801000002", ListKind.BLOCK, now, source="api", note=None
+            )
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            made = await launch(http, customer, text="Sale today", lists=[await audience(http, customer)])
+            done = await until(http, customer, made["id"], lambda c: c["status"] == "done")
+        assert (done["queued"], done["skipped_stopped"], done["skipped_blocked"], done["cost"]) == (
+            1,
+            1,
+            1,
+            20,
+        )
+
+    async def test_a_contact_in_two_of_its_lists_gets_one_message(
+        self, fast_settings, operator: Operator, db
+    ):
+        customer = operator.customer(balance=10_000, price=20)
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            first = await audience(http, customer)
+            second = (
+                await http.post("/v1/contact-lists", json={"name": "Second"}, headers=customer.headers)
+            ).json()
+            for number in ("07801000002", "07501000009"):  # one of them is in the first list too
+                await http.post(
+                    f"/v1/contact-lists/{second['id']}/contacts",
+                    json={"number": number},
+                    headers=customer.headers,
+                )
+            made = await launch(http, customer, text="Sale", lists=[first, second["id"]])
+            done = await until(http, customer, made["id"], lambda c: c["status"] == "done")
+        assert (made["recipients"], done["queued"]) == (4, 4)
+        assert sorted(inbox(db)) == ["+9647501000009", "+9647701000001", "+9647801000002", "+9647901000003"]
+
+    async def test_a_campaign_the_credit_cannot_cover_is_refused_and_nothing_made(
+        self, fast_settings, operator: Operator
+    ):
+        customer = operator.customer(balance=50, price=20)
+        async with running(fast_settings) as (http, _app):
+            refused = await launch(
+                http, customer, status=402, text="Sale", lists=[await audience(http, customer)]
+            )
+            listed = (await http.get("/v1/campaigns", headers=customer.headers)).json()
+        assert (refused["required"], refused["available"]) == (60, 50)
+        assert listed["data"] == []
+
+    async def test_bad_campaigns_are_refused(self, client, operator: Operator):
+        customer = operator.customer()
+        list_id = await audience(client, customer)
+        both = await launch(client, customer, status=422, text="x", template_id="tpl_x", lists=[list_id])
+        unknown = await launch(client, customer, status=404, text="x", lists=["lst_nope"])
+        sender = await launch(client, customer, status=422, text="x", lists=[list_id], sender="Nobody")
+        empty = await launch(client, customer, status=422, text="x", numbers=["12"])
+        assert [both["code"], unknown["code"], sender["code"], empty["code"]] == [
+            "invalid_request", "not_found", "invalid_request", "invalid_request",
+        ]  # fmt: skip
+
+
+class TestPacing:
+    async def test_a_rate_spaces_the_chunks(self, fast_settings, operator: Operator, db):
+        customer = operator.customer(balance=100_000, price=20)
+        people = [(f"077010{n:05d}", None, "Erbil") for n in range(30)]
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            made = await launch(http, customer, text="Sale", lists=[await audience(http, customer, people)],
+                                rate_per_minute=60)  # fmt: skip
+            first = await until(http, customer, made["id"], lambda c: c["queued"] >= 10)
+            paused = await http.post(f"/v1/campaigns/{made['id']}/pause", headers=customer.headers)
+        assert (first["status"], first["queued"]) == ("running", 10)  # 60 a minute: 10 every 10 s
+        assert paused.json()["status"] == "paused"
+
+    async def test_quiet_hours_hold_messages_until_they_end_and_cancel_refunds_them(
+        self, fast_settings, operator: Operator, db
+    ):
+        customer = operator.customer(balance=10_000, price=20)
+        baghdad = datetime.now(UTC) + timedelta(hours=3)
+        quiet = {
+            "start": (baghdad - timedelta(hours=1)).strftime("%H:%M"),
+            "end": (baghdad + timedelta(hours=2)).strftime("%H:%M"),
+        }
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            made = await launch(
+                http, customer, text="Sale", lists=[await audience(http, customer)], quiet_hours=quiet
+            )
+            held = await until(http, customer, made["id"], lambda c: c["status"] == "done")
+            canceled = await http.post(f"/v1/campaigns/{made['id']}/cancel", headers=customer.headers)
+        assert held["by_status"] == {"scheduled": {"messages": 3, "cost": 60}}
+        assert canceled.json()["by_status"] == {"canceled": {"messages": 3, "cost": 60}}
+        assert inbox(db) == {}
+        assert operator.account(customer.account.id).balance == 10_000
+
+    async def test_when_the_money_runs_out_it_pauses_and_resumes_once_topped_up(
+        self, fast_settings, operator: Operator, db
+    ):
+        customer = operator.customer(balance=1000, price=20)
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            start = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+            made = await launch(
+                http, customer, text="Sale", lists=[await audience(http, customer)], start_at=start
+            )
+            with db.write() as conn:  # spent elsewhere before the campaign starts
+                billing.add_credit(conn, operator.account(customer.account.id), -990, datetime.now(UTC))
+            stuck = await until(http, customer, made["id"], lambda c: c["status"] == "paused")
+            with db.write() as conn:
+                billing.add_credit(conn, operator.account(customer.account.id), 990, datetime.now(UTC))
+            resumed = await http.post(f"/v1/campaigns/{made['id']}/resume", headers=customer.headers)
+            done = await until(http, customer, made["id"], lambda c: c["status"] == "done")
+        assert "costs 60" in stuck["error"]
+        assert stuck["queued"] == 0
+        assert resumed.status_code == 200
+        assert done["queued"] == 3
