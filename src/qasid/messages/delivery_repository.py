@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from qasid.db.bulk import bulk_insert, bulk_update
+from qasid.db.bulk import bulk_insert, bulk_update, one_of
 from qasid.domain.states import MessageStatus
 from qasid.models import delivery_reports, message_parts
 
@@ -47,11 +47,15 @@ class DeliveryRepository:
         )
 
     def part_states(self, message_ids: Sequence[str]) -> dict[str, list[MessageStatus]]:
-        query = select(message_parts.c.message_id, message_parts.c.status).where(
-            message_parts.c.message_id.in_(message_ids)
-        )
+        """The parts' states of these messages. The ids go as one JSON parameter (``one_of``): with
+        an expanded IN list of a few hundred, PostgreSQL planned a scan of the whole table while its
+        statistics still said it was small, 80-250 ms a call under a campaign's load."""
+        if not message_ids:
+            return {}
+        condition, params = one_of(self.conn, message_parts.c.message_id, message_ids)
+        sql = f"SELECT message_parts.message_id, message_parts.status FROM message_parts WHERE {condition}"  # noqa: S608 - fixed text
         found: dict[str, list[MessageStatus]] = {}
-        for message_id, status in self.conn.execute(query):
+        for message_id, status in self.conn.exec_driver_sql(sql, params):
             found.setdefault(message_id, []).append(MessageStatus(status))
         return found
 
