@@ -183,6 +183,13 @@ class Settings(BaseSettings):
     )
     webhook_batch: int = Field(default=64, ge=1, description="deliveries claimed at a time")
 
+    campaign_chunk: int = Field(
+        default=10_000,
+        ge=100,
+        le=100_000,
+        description="recipients a campaign makes into messages per transaction; larger is faster, but on "
+        "SQLite each chunk holds the one write lock longer, and API requests wait that out",
+    )
     max_import_bytes: int = Field(
         default=256 * 1024 * 1024, ge=1024, description="the largest contact file an import takes"
     )

@@ -45,7 +45,6 @@ from qasid.templates.service import values_for
 
 log = structlog.get_logger(__name__)
 ANALYZE_EVERY = 200_000  # messages a campaign makes between refreshes of PostgreSQL's statistics
-CHUNK = 5_000  # recipients a chunk (as ten 500-recipient sends, or fewer with a rate)
 
 
 class _Stop(Exception):
@@ -144,8 +143,9 @@ class CampaignRunner:
             return made
 
     def _size(self, campaign: RowMapping) -> int:
-        rate = campaign["rate_per_minute"]
-        return CHUNK if rate is None else max(1, min(CHUNK, rate // 6))  # about one chunk every 10 s
+        """Recipients in the next chunk: QASID_CAMPAIGN_CHUNK, or with a rate about ten seconds' worth."""
+        rate, most = campaign["rate_per_minute"], self.settings.campaign_chunk
+        return most if rate is None else max(1, min(most, rate // 6))
 
     def _next(self, conn: Any, campaign: RowMapping) -> Chunk:
         numbers: list[str] = msgspec.json.decode(campaign["numbers"])
