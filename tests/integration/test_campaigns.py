@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from qasid.billing import service as billing
-from qasid.models import simulator_inbox
+from qasid.models import messages, simulator_inbox
 from qasid.optout import service as optout
 from qasid.optout.records import ListKind
 from tests.receiver import running
@@ -148,6 +148,46 @@ class TestACampaign:
         assert [both["code"], unknown["code"], sender["code"], empty["code"]] == [
             "invalid_request", "not_found", "invalid_request", "invalid_request",
         ]  # fmt: skip
+
+
+class TestChunks:
+    async def test_chunk_after_chunk_each_recipient_once_through_a_pause_when_the_money_runs_out(
+        self, fast_settings, operator: Operator, db
+    ):
+        """Two recipients a chunk, so the next chunk is read ahead while one is written: the numbers
+        first, then the list without the number already given; a stop-listed contact late in the
+        list; the money runs out at the third chunk, and the chunk read ahead of it is not made."""
+        settings = fast_settings.model_copy(update={"campaign_chunk": 2})
+        customer = operator.customer(balance=10_000, price=20)
+        people = [(f"0770100000{n}", None, "Erbil") for n in range(1, 8)]
+        with db.write() as conn:
+            optout.add(conn, customer.account.id, "+9647701000006", ListKind.STOP, datetime.now(UTC),
+                       source="api", note=None)  # fmt: skip
+        async with running(settings) as (http, app):
+            await running_simulator(app, db)
+            list_id = await audience(http, customer, people)
+            start = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+            made = await launch(http, customer, text="Sale", lists=[list_id],
+                                numbers=["07501000009", "07701000001"], start_at=start)  # fmt: skip
+            with db.write() as conn:  # leaves 80: the numbers' chunk (40), the next (one contact, 20)
+                billing.add_credit(conn, operator.account(customer.account.id), -9920, datetime.now(UTC))
+            stuck = await until(http, customer, made["id"], lambda c: c["status"] == "paused")
+            with db.write() as conn:
+                billing.add_credit(conn, operator.account(customer.account.id), 9920, datetime.now(UTC))
+            await http.post(f"/v1/campaigns/{made['id']}/resume", headers=customer.headers)
+            done = await until(http, customer, made["id"], lambda c: c["status"] == "done")
+        with db.read() as conn:
+            sent = sorted(
+                conn.execute(
+                    select(messages.c.recipient).where(messages.c.account_id == customer.account.id)
+                ).scalars()
+            )
+        assert (stuck["queued"], stuck["cost"]) == (3, 60)
+        assert (done["queued"], done["skipped_stopped"], done["cost"]) == (7, 1, 140)
+        assert sent == sorted(
+            ["+9647501000009", *(f"+96477010000{n:02d}" for n in (1, 2, 3, 4, 5, 7))]
+        )  # each once, the stop-listed one never
+        assert operator.account(customer.account.id).balance == 10_000 - 140
 
 
 class TestPacing:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, Result, Row, RowMapping, func, insert, select, update
 
 from qasid.campaigns.records import MOVING
 from qasid.db.bulk import one_of
@@ -67,38 +67,41 @@ class CampaignRepository:
         )
         return int(self.conn.execute(statement).rowcount)
 
-    def members(self, account_id: str, list_ids: Sequence[str], after: str, limit: int) -> list[RowMapping]:
+    def members(
+        self, account_id: str, list_ids: Sequence[str], after: str, limit: int, *, personal: bool
+    ) -> list[Row[Any]]:
         """The next contacts in any of these lists, by id after ``after``: each once, however many
-        of the lists it is in. Each list is read along its own key from the cursor (a range, whatever
-        the planner knows of the tables), the lists' next ids merged here."""
+        of the lists it is in, as rows of (id, number), and name and fields when ``personal`` (to
+        fill a template). Each list is read along its own key from the cursor (a range, whatever the
+        planner knows of the tables), the lists' next ids merged here."""
+        mark = "?" if self.conn.dialect.name == "sqlite" else "%s"
         chosen: set[str] = set()
         for list_id in list_ids:
-            query = (
-                select(list_members.c.contact_id)
-                .where(list_members.c.list_id == list_id, list_members.c.contact_id > after)
-                .order_by(list_members.c.contact_id)
-                .limit(limit)
+            ids = (
+                f"SELECT contact_id FROM list_members WHERE list_id = {mark} AND contact_id > {mark} "  # noqa: S608
+                f"ORDER BY contact_id LIMIT {mark}"
             )
-            chosen.update(self.conn.execute(query).scalars())
+            chosen.update(found for (found,) in self.conn.exec_driver_sql(ids, (list_id, after, limit)))
         wanted = sorted(chosen)[:limit]
         if not wanted:
             return []
         condition, params = one_of(self.conn, contacts.c.id, wanted)
-        account = "?" if self.conn.dialect.name == "sqlite" else "%s"
+        columns = "id, number, name, fields" if personal else "id, number"
         sql = (
-            f"SELECT id, number, name, fields FROM contacts WHERE {condition} "  # noqa: S608 - fixed text
-            f"AND account_id = {account} ORDER BY id"
+            f"SELECT {columns} FROM contacts WHERE {condition} "  # noqa: S608 - fixed text
+            f"AND account_id = {mark} ORDER BY id"
         )
-        return list(self.conn.exec_driver_sql(sql, (*params, account_id)).mappings())
+        return list(self.conn.exec_driver_sql(sql, (*params, account_id)))
 
-    def contacts_of(self, account_id: str, numbers: Sequence[str]) -> dict[str, RowMapping]:
-        """The account's contacts among these numbers, by number."""
+    def contacts_of(self, account_id: str, numbers: Sequence[str]) -> dict[str, Row[Any]]:
+        """The account's contacts among these numbers, by number: rows of (id, number, name, fields)."""
         if not numbers:
             return {}
         query = select(contacts.c.id, contacts.c.number, contacts.c.name, contacts.c.fields).where(
             contacts.c.account_id == account_id, contacts.c.number.in_(numbers)
         )
-        return {row["number"]: row for row in self.conn.execute(query).mappings()}
+        found: Result[Any] = self.conn.execute(query)
+        return {row.number: row for row in found}
 
     def audience(self, list_ids: Sequence[str]) -> int:
         """How many contacts are in any of these lists."""

@@ -34,9 +34,8 @@ from qasid.errors import (
 )
 from qasid.messages.prepare import PreparedSend, drop_recipients
 from qasid.messages.repository import IdempotencyRepository, MessageRepository, StoredResponse
-from qasid.messages.schemas import InvalidRecipient, SendMessageResponse
-from qasid.optout.records import REASONS
-from qasid.optout.service import refusals
+from qasid.messages.schemas import SendMessageResponse
+from qasid.optout.service import refusals, refused_recipient
 from qasid.outbox.records import JobKind
 from qasid.outbox.repository import JOBS_CHANNEL, JobRepository
 
@@ -104,7 +103,7 @@ class _Acceptance:
         for index, send in enumerate(self.sends):
             account = send.caller.account_id
             mine = {
-                number: InvalidRecipient(to=number, reason=REASONS[kind][0], detail=REASONS[kind][1])
+                number: refused_recipient(number, kind)
                 for (owner, number), kind in refused.items()
                 if owner == account
             }

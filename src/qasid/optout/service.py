@@ -13,7 +13,8 @@ from qasid.db import Database
 from qasid.db.writer import Apply, GroupCommitWriter
 from qasid.domain.phone import normalize_e164
 from qasid.errors import InvalidRequest, NotFound
-from qasid.optout.records import OPERATOR, ListKind, Source
+from qasid.messages.schemas import InvalidRecipient
+from qasid.optout.records import OPERATOR, REASONS, ListKind, Source
 from qasid.optout.repository import ListRepository
 from qasid.optout.schemas import AddNumberRequest, ListedNumber, ListPage
 
@@ -39,6 +40,12 @@ def refusals(conn: Connection, wanted: Sequence[Wanted]) -> dict[tuple[str, str]
         elif stop_applies and ListKind.STOP in own:
             found[(account_id, number)] = ListKind.STOP
     return found
+
+
+def refused_recipient(number: str, kind: ListKind) -> InvalidRecipient:
+    """How a recipient on a list is named among a send's invalid ones."""
+    reason, detail = REASONS[kind]
+    return InvalidRecipient(to=number, reason=reason, detail=detail)
 
 
 def canonical(number: str, region: str | None) -> str:

@@ -49,16 +49,11 @@ def require(conn: Connection, account_id: str, template_id: str) -> RowMapping:
 
 
 def values_for(
-    contact: RowMapping | None, number: str, params: dict[str, str] | None
+    name: str | None, fields: str | None, number: str, params: dict[str, str] | None
 ) -> dict[str, str | None]:
-    """What fills a template for one recipient: the contact's fields, name and number, over the
-    parameters given."""
-    own: dict[str, str | None] = {}
-    if contact is not None:
-        own = {
-            **(msgspec.json.decode(contact["fields"]) if contact["fields"] else {}),
-            "name": contact["name"],
-        }
+    """What fills a template for one recipient: their contact's fields (as stored, JSON), name and
+    number, over the parameters given."""
+    own: dict[str, str | None] = {**(msgspec.json.decode(fields) if fields else {}), "name": name}
     return {**(params or {}), **{k: v for k, v in own.items() if v}, "number": number}
 
 
@@ -139,7 +134,8 @@ class Templates:
             recipient = parse_recipient(raw, caller.default_region)
             if isinstance(recipient, Refusal):
                 raise InvalidRequest(recipient.detail, errors=[{"field": "to", "message": recipient.reason}])
-            filled = render(template["body"], values_for(contact, recipient.e164, body.params))
+            name, fields = (contact["name"], contact["fields"]) if contact is not None else (None, None)
+            filled = render(template["body"], values_for(name, fields, recipient.e164, body.params))
             info = analyze(filled.text)
             unit = prices.price(recipient.country, recipient.operator, Channel.SMS)
             return Preview(
