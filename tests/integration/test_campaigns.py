@@ -123,6 +123,7 @@ class TestACampaign:
                 )
             made = await launch(http, customer, text="Sale", lists=[first, second["id"]])
             done = await until(http, customer, made["id"], lambda c: c["status"] == "done")
+            await wait_for(lambda: len(inbox(db)) >= 4)  # "done" is made and queued; then delivered
         assert (made["recipients"], done["queued"]) == (4, 4)
         assert sorted(inbox(db)) == ["+9647501000009", "+9647701000001", "+9647801000002", "+9647901000003"]
 
