@@ -23,6 +23,7 @@ import structlog
 from anyio import to_thread
 from sqlalchemy import text
 
+import qasid.compat.smsapi.callbacks  # noqa: F401 - registers the smsapi webhook format in every process
 from qasid.accounts.authenticator import Authenticator
 from qasid.campaigns.front import QUEUED as CAMPAIGN_MADE
 from qasid.campaigns.front import Campaigns

@@ -8,9 +8,18 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The seed providers' dialects (qasid.compat) and where each is mounted by default.
+DIALECT_PREFIXES: dict[str, str | None] = {
+    "standingtech": "/standingtech",
+    "otpiq": "/otpiq",
+    "smsapi": "/smsapi",
+    "fullsms": "/fullsms",
+}
 
 
 class Settings(BaseSettings):
@@ -194,9 +203,44 @@ class Settings(BaseSettings):
         default=256 * 1024 * 1024, ge=1024, description="the largest contact file an import takes"
     )
 
+    dialects: dict[str, str | None] = Field(
+        default_factory=lambda: dict(DIALECT_PREFIXES),
+        description="the seed providers' API dialects and the path each is mounted under, as JSON; what "
+        'you give is laid over the defaults, and null switches one off: {"fullsms": null, "otpiq": '
+        '"/v2/otpiq"}. Defaults: ' + ", ".join(f"{k} at {v}" for k, v in DIALECT_PREFIXES.items()),
+    )
+    dialect_timezone: str = Field(
+        default="Asia/Baghdad",
+        description="the time zone of the dialects' local times (StandingTech's schedule_time, the key/"
+        "brandID provider's sendTime and callback date, FullSMS's send_at), as the providers use them",
+    )
+
     demo_key_file: Path = Field(
         default=Path(".qasid-demo-key"), description="where `qasid demo` keeps its key"
     )
+
+    @field_validator("dialects", mode="after")
+    @classmethod
+    def _over_defaults(cls, given: dict[str, str | None]) -> dict[str, str | None]:
+        unknown = sorted(set(given) - set(DIALECT_PREFIXES))
+        if unknown:
+            raise ValueError(f"no dialect {', '.join(unknown)}; there are {', '.join(DIALECT_PREFIXES)}")
+        merged = {**DIALECT_PREFIXES, **given}
+        for name, prefix in merged.items():
+            if prefix is not None and not (
+                prefix.startswith("/") and len(prefix) > 1 and not prefix.endswith("/")
+            ):
+                raise ValueError(f"{name}: a prefix is a path like /{name} (not / itself, no trailing /)")
+        return merged
+
+    @field_validator("dialect_timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {name!r}") from exc
+        return name
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 
 from qasid.models import verifications, webhook_endpoints
 from qasid.webhooks.events import Event, publish
-from qasid.webhooks.formats import FORMATS, Outgoing, register
+from qasid.webhooks.formats import FORMATS, Call, Outgoing, register
 from qasid.webhooks.records import Callback, EventType
 from tests.httpserver import HttpRequest, HttpResponse
 from tests.integration.test_verifications import check, create
@@ -236,10 +236,10 @@ class TestFormats:
     async def test_a_dialects_own_format_is_sent_retried_and_recorded_like_any_delivery(
         self, fast_settings, operator: Operator, db, receiver: Receiver
     ):
-        def as_query(url: str, event_id: str, payload: str, at: datetime, _signature: str | None) -> Outgoing:
-            data = json.loads(payload)["data"]
-            query = urlencode({"smsID": data["id"], "statusID": data["status"], "date": at.isoformat()})
-            return Outgoing("GET", f"{url}?{query}", {}, None)
+        def as_query(call: Call) -> Outgoing:
+            data = json.loads(call.payload)["data"]
+            query = urlencode({"smsID": data["id"], "statusID": data["status"], "date": call.at.isoformat()})
+            return Outgoing("GET", f"{call.url}?{query}", {}, None)
 
         answers = iter([500, 200])
 

@@ -21,6 +21,7 @@ from qasid.api.problems import (
     handle_qasid_error,
     handle_unexpected,
 )
+from qasid.compat.mounts import routers
 from qasid.domain.phone import parse_recipient
 from qasid.errors import QasidError, all_errors
 from qasid.logging import configure_logging
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None, *, role: str = "serve") -> Lite
             gc.unfreeze()
 
     return Litestar(
-        route_handlers=[v1.router, describe_problem, *ops.handlers, *webhooks.handlers],
+        route_handlers=[v1.router, describe_problem, *ops.handlers, *webhooks.handlers, *routers(settings)],
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
         openapi_config=openapi_config(),

@@ -81,6 +81,7 @@ class MessageQuery:
     batch_id: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    offset: int = 0  # rows skipped first (numbered pages)
 
 
 def list_messages(conn: Connection, account_id: str, query: MessageQuery) -> MessagePage:
@@ -96,7 +97,7 @@ def list_messages(conn: Connection, account_id: str, query: MessageQuery) -> Mes
         id_from=ids.lower_bound("msg", query.created_after) if query.created_after else None,
         id_before=upper,
     )
-    rows = MessageRepository(conn).page(account_id, where, query.limit + 1)
+    rows = MessageRepository(conn).page(account_id, where, query.limit + 1, query.offset)
     data = [_message(row) for row in rows[: query.limit]]
     next_cursor = encode_cursor(data[-1].id) if len(rows) > query.limit else None
     return MessagePage(data=data, next_cursor=next_cursor)

@@ -170,8 +170,9 @@ class MessageRepository:
         query = select(message_events).where(message_events.c.message_id == message_id)
         return list(self.conn.execute(query.order_by(message_events.c.id)).mappings())
 
-    def page(self, account_id: str, where: MessageFilter, limit: int) -> list[RowMapping]:
-        """Newest first; ``limit`` rows at most."""
+    def page(self, account_id: str, where: MessageFilter, limit: int, offset: int = 0) -> list[RowMapping]:
+        """Newest first; ``limit`` rows at most, after skipping ``offset`` (the dialects' numbered
+        pages; the native API pages by cursor)."""
         query = _MESSAGE_VIEW.where(messages.c.account_id == account_id)
         if where.status is not None:
             query = query.where(messages.c.status == where.status)
@@ -183,7 +184,8 @@ class MessageRepository:
             query = query.where(messages.c.id >= where.id_from)
         if where.id_before is not None:
             query = query.where(messages.c.id < where.id_before)
-        return list(self.conn.execute(query.order_by(messages.c.id.desc()).limit(limit)).mappings())
+        query = query.order_by(messages.c.id.desc()).limit(limit)
+        return list(self.conn.execute(query.offset(offset) if offset else query).mappings())
 
     def set_status_if(self, message_id: str, expected: str, status: str, now: datetime) -> bool:
         """Move one message from ``expected`` to ``status``; False when it was not in ``expected``."""

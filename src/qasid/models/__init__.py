@@ -521,6 +521,7 @@ webhook_endpoints = Table(
     C("description", String(200), nullable=True),
     C("events", String(200), nullable=False),  # comma separated: "message.status,inbound.message"
     C("statuses", String(8), nullable=False),  # message.status: all | final
+    C("format", String(16), nullable=False, server_default="standard"),  # standard, or a dialect's
     C("secret", Text, nullable=False),  # sealed
     C("enabled", Boolean, nullable=False),
     C("disabled_reason", String(300), nullable=True),

@@ -29,10 +29,9 @@ from sqlalchemy import Connection, RowMapping
 
 from qasid.domain import ids
 from qasid.domain.states import FINAL, MessageStatus, rank
-from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Format, Statuses
+from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Statuses
 from qasid.webhooks.repository import WEBHOOKS_CHANNEL, DeliveryRepository, EndpointRepository
 
-STANDARD = Format.STANDARD.value
 PUBLISHED = "qasid.webhooks.published"  # set in conn.info when a transaction wrote deliveries
 VERIFICATION_SEQUENCE = {"pending": 1}  # any end of a verification comes after its start: 2
 _encoder = msgspec.json.Encoder()
@@ -57,7 +56,9 @@ def publish(conn: Connection, events: Sequence[Event], now: datetime) -> int:
     rows: list[tuple[Any, ...]] = []
     for event in events:
         endpoints = [
-            s.id for s in subscribers.get(event.account_id, ()) if s.wants(event.type, final=event.final)
+            (s.id, s.format)
+            for s in subscribers.get(event.account_id, ())
+            if s.wants(event.type, final=event.final)
         ]
         own = event.callback
         if own is not None and not (event.final or own.statuses == Statuses.ALL):
@@ -70,10 +71,9 @@ def publish(conn: Connection, events: Sequence[Event], now: datetime) -> int:
         ).decode()
         pending = DeliveryStatus.PENDING.value
         common = (event.type.value, event.subject_id, event.sequence, body, pending, 0, now, now, now)
-        for endpoint_id in endpoints:
-            rows.append(
-                (ids.new_id("whd"), event_id, event.account_id, endpoint_id, None, None, STANDARD, *common)
-            )
+        for endpoint_id, form in endpoints:
+            row = (ids.new_id("whd"), event_id, event.account_id, endpoint_id, None, None, form, *common)
+            rows.append(row)
         if own is not None:
             rows.append(
                 (

@@ -23,19 +23,30 @@ class Outgoing:
     body: bytes | None
 
 
-# (url, event id, payload as stored, time of the try, Standard Webhooks signature or None) -> request
-Render = Callable[[str, str, str, datetime, str | None], Outgoing]
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One try of a delivery, before it is put on the wire."""
+
+    url: str
+    event_id: str
+    payload: str  # the event as stored (JSON)
+    at: datetime  # the time of the try
+    signature: str | None = None  # Standard Webhooks, for the standard format when it has a secret
+    key: str | None = None  # the receiver's secret as given, opened, for the other formats
 
 
-def standard(url: str, event_id: str, payload: str, at: datetime, signature: str | None) -> Outgoing:
+Render = Callable[[Call], Outgoing]
+
+
+def standard(call: Call) -> Outgoing:
     headers = {
         "content-type": "application/json",
-        "webhook-id": event_id,
-        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-id": call.event_id,
+        "webhook-timestamp": str(int(call.at.timestamp())),
     }
-    if signature is not None:
-        headers["webhook-signature"] = signature
-    return Outgoing("POST", url, headers, payload.encode())
+    if call.signature is not None:
+        headers["webhook-signature"] = call.signature
+    return Outgoing("POST", call.url, headers, call.payload.encode())
 
 
 FORMATS: dict[str, Render] = {Format.STANDARD.value: standard}

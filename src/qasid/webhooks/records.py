@@ -70,6 +70,7 @@ class Subscriber:
     account_id: str
     events: frozenset[str]
     statuses: Statuses
+    format: str = Format.STANDARD.value
 
     def wants(self, event_type: str, *, final: bool) -> bool:
         if event_type not in self.events:

@@ -110,11 +110,15 @@ class EndpointRepository:
         if not account_ids:
             return {}
         condition, params = one_of(self.conn, webhook_endpoints.c.account_id, account_ids)
-        sql = f"SELECT id, account_id, events, statuses FROM webhook_endpoints WHERE {condition} AND {_LIVE}"  # noqa: S608 - fixed text
+        sql = (
+            "SELECT id, account_id, events, statuses, format FROM webhook_endpoints "  # noqa: S608 - fixed text
+            f"WHERE {condition} AND {_LIVE}"
+        )
         rows = self.conn.exec_driver_sql(sql, params)
         found: dict[str, list[Subscriber]] = {}
-        for endpoint_id, account_id, events, statuses in rows:
-            subscriber = Subscriber(endpoint_id, account_id, frozenset(events.split(",")), Statuses(statuses))
+        for endpoint_id, account_id, events, statuses, form in rows:
+            wanted = frozenset(events.split(","))
+            subscriber = Subscriber(endpoint_id, account_id, wanted, Statuses(statuses), form)
             found.setdefault(account_id, []).append(subscriber)
         return found
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-import msgspec
 from msgspec import Meta, Struct
 
 EventName = Literal["message.status", "verification.status", "inbound.message", "webhook.disabled"]
 ALL_EVENT_NAMES: tuple[EventName, ...] = get_args(EventName)
 StatusesName = Literal["all", "final"]
+FormatName = Literal["standard", "smsapi"]
 Url = Annotated[
     str,
     Meta(
@@ -27,13 +27,36 @@ class CreateEndpointRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     """Where to push the account's events."""
 
     url: Url
-    events: Annotated[
-        list[EventName], Meta(min_length=1, description="the events it receives; default: all of them")
-    ] = msgspec.field(default_factory=lambda: list(ALL_EVENT_NAMES))
+    events: (
+        Annotated[
+            list[EventName],
+            Meta(min_length=1, description="the events it receives; default: all of them (standard format)"),
+        ]
+        | None
+    ) = None
     statuses: Annotated[
         StatusesName, Meta(description="message.status: every state change (all) or final states only")
     ] = "all"
     description: Annotated[str, Meta(max_length=200)] | None = None
+    format: Annotated[
+        FormatName,
+        Meta(
+            description="standard: a signed POST (Standard Webhooks); smsapi: the key/brandID provider's "
+            "GET with key, smsID, number, statusID and date (message.status only; docs/migrating/smsapi.md)"
+        ),
+    ] = "standard"
+    secret: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=200,
+                description="standard: your own signing secret (whsec_..., or any text) instead of a new "
+                "one; smsapi: the callback validation key sent as key (required)",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class UpdateEndpointRequest(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -52,6 +75,7 @@ class Endpoint(Struct, kw_only=True):
     description: str | None
     events: list[str]
     statuses: str
+    format: str
     enabled: bool
     disabled_reason: Annotated[str | None, Meta(description="why it was disabled")]
     failures: Annotated[int, Meta(description="failed tries in a row")]
@@ -66,6 +90,7 @@ class Endpoint(Struct, kw_only=True):
             description=row["description"],
             events=row["events"].split(","),
             statuses=row["statuses"],
+            format=row["format"],
             enabled=bool(row["enabled"]),
             disabled_reason=row["disabled_reason"],
             failures=row["failures"],
@@ -77,7 +102,10 @@ class Endpoint(Struct, kw_only=True):
 class EndpointWithSecret(Endpoint, kw_only=True):
     secret: Annotated[
         str,
-        Meta(description="the signing secret (Standard Webhooks, whsec_...); shown this once only"),
+        Meta(
+            description="the signing secret (Standard Webhooks, whsec_...), or the key an smsapi "
+            "endpoint sends; shown this once only"
+        ),
     ]
 
 

@@ -46,9 +46,9 @@ from qasid.outbox.records import RetryPolicy
 from qasid.settings import Settings
 from qasid.vault import Vault
 from qasid.webhooks.events import Event, publish
-from qasid.webhooks.formats import FORMATS, Outgoing
+from qasid.webhooks.formats import FORMATS, Call, Outgoing
 from qasid.webhooks.guard import AddressNotAllowed, AddressPolicy, GuardedResolver, guarded_socket
-from qasid.webhooks.records import DeliveryStatus, EventType, RetrySchedule
+from qasid.webhooks.records import DeliveryStatus, EventType, Format, RetrySchedule
 from qasid.webhooks.repository import DeliveryRepository, EndpointRepository
 
 log = structlog.get_logger(__name__)
@@ -399,10 +399,12 @@ class WebhookSender:
         render = FORMATS.get(due.format)
         if render is None:
             return Tried(due, at, Verdict.REFUSED, 0, error=f"no format {due.format!r} in this gateway")
-        signature = None
-        if due.secret is not None:
+        signature = key = None
+        if due.secret is not None and due.format == Format.STANDARD:
             signature = self.signers.sign(due.secret, due.event_id, at, due.payload.encode())
-        request = render(due.url, due.event_id, due.payload, at, signature)
+        elif due.secret is not None:
+            key = self.signers.vault.open(due.secret)
+        request = render(Call(due.url, due.event_id, due.payload, at, signature, key))
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout):

@@ -24,8 +24,9 @@ from qasid.domain import ids
 from qasid.errors import InvalidRequest, NotFound
 from qasid.vault import Vault
 from qasid.webhooks.events import announce
+from qasid.webhooks.formats import FORMATS
 from qasid.webhooks.guard import AddressPolicy
-from qasid.webhooks.records import Callback, EventType, Statuses
+from qasid.webhooks.records import Callback, EventType, Format, Statuses
 from qasid.webhooks.repository import DeliveryFilter, DeliveryRepository, EndpointRepository
 from qasid.webhooks.schemas import (
     Attempt,
@@ -84,17 +85,32 @@ def create_endpoint(
     *,
     url: str,
     now: datetime,
-    events: Sequence[str] = ALL_EVENTS,
+    events: Sequence[str] | None = None,
     statuses: str = Statuses.ALL.value,
     description: str | None = None,
+    form: str = Format.STANDARD.value,
+    secret: str | None = None,
 ) -> tuple[RowMapping, str]:
-    """The new endpoint and its secret (shown once)."""
+    """The new endpoint and its secret (shown once): the one given, else a new one. An endpoint in a
+    dialect's format (``form``) receives ``message.status`` only, and needs the key it sends."""
     repo = EndpointRepository(conn)
     require_account(conn, account_id)
+    standard = form == Format.STANDARD
+    if events is None:
+        events = ALL_EVENTS if standard else (EventType.MESSAGE_STATUS.value,)
     _check(policy, url=url, events=events, statuses=statuses, description=description)
+    if form not in FORMATS:
+        raise _invalid("format", f"choose from {', '.join(sorted(FORMATS))}")
+    if not standard and set(events) != {EventType.MESSAGE_STATUS.value}:
+        raise _invalid("events", f"an endpoint in the {form} format receives message.status only")
+    if not standard and not secret:
+        raise _invalid("secret", f"the {form} format sends your key with every call: give it as secret")
     if len(repo.of_account(account_id)) >= MAX_ENDPOINTS:
         raise InvalidRequest(f"an account has at most {MAX_ENDPOINTS} webhook endpoints")
-    secret = new_secret()
+    if secret is None:
+        secret = new_secret()
+    elif standard:
+        secret = as_standard_secret(secret)
     endpoint_id = ids.new_id("whe")
     repo.insert(
         {
@@ -104,6 +120,7 @@ def create_endpoint(
             "description": description,
             "events": _events(events),
             "statuses": statuses,
+            "format": form,
             "secret": vault.seal(secret),
             "enabled": True,
             "disabled_reason": None,
@@ -236,6 +253,7 @@ class WebhookService:
                 lambda conn: create_endpoint(
                     conn, self.vault, self.policy, caller.account_id, url=request.url, now=_now(),
                     events=request.events, statuses=request.statuses, description=request.description,
+                    form=request.format, secret=request.secret,
                 )
             )
         )  # fmt: skip

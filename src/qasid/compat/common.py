@@ -1,0 +1,95 @@
+"""What the dialects share: numbers as the providers write them, their local times, their parameters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Request
+
+from qasid.errors import InvalidRequest, MalformedBody
+
+_json = msgspec.json.Decoder()
+
+
+def invalid(field: str, detail: str, why: str) -> InvalidRequest:
+    """A 422 about one field, the native way (each dialect renders it as its own error)."""
+    return InvalidRequest(detail, errors=[{"field": field, "message": why}])
+
+
+def international(raw: str) -> str:
+    """A number as the providers take it (international digits without ``+``, or with ``00``) in
+    the form the native API reads: ``9647701234567`` -> ``+9647701234567``. A national number
+    (leading 0) and one already with ``+`` are left to the account's region and the parser."""
+    number = raw.strip()
+    if number.startswith("+") or not number:
+        return number
+    if number.startswith("00"):
+        return "+" + number[2:]
+    if number.startswith("0") or not number[:1].isdigit():
+        return number
+    return "+" + number
+
+
+def provider_number(e164: str) -> str:
+    """A number back as the providers write it: international digits without ``+``."""
+    return e164.removeprefix("+")
+
+
+def local_time(text: str, zone: str, formats: tuple[str, ...], field: str) -> datetime:
+    """A provider's local time (``2026-02-01 23:30``) in ``zone``, as an aware UTC datetime."""
+    for form in formats:
+        try:
+            naive = datetime.strptime(text.strip(), form)
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    shown = " or ".join(_SHOWN.get(f, f) for f in formats)
+    raise invalid(field, f"{field} must be a time like {shown}", "format")
+
+
+def local_text(at: datetime | None, zone: str, form: str = "%Y-%m-%d %H:%M:%S") -> str | None:
+    """An aware time as the providers write it, in ``zone``."""
+    return None if at is None else at.astimezone(ZoneInfo(zone)).strftime(form)
+
+
+_SHOWN = {"%Y-%m-%d %H:%M": "2026-02-01 23:30", "%Y-%m-%d %H:%M:%S": "2026-02-01 23:30:00"}
+
+
+async def parameters(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Query parameters with the body's over them: a JSON object or a form, whatever the client sent
+    (the older providers take either, and the same names in the URL)."""
+    found: dict[str, Any] = dict(parse_qsl(request.scope.get("query_string", b"").decode(errors="replace")))
+    raw = await request.body()
+    if not raw.strip():
+        return found
+    kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if kind == "application/json" or raw.lstrip()[:1] == b"{":
+        try:
+            body = _json.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise MalformedBody("the body must be a JSON object")
+        return {**found, **body}
+    try:
+        return {**found, **dict(parse_qsl(raw.decode(), keep_blank_values=True))}
+    except UnicodeDecodeError:
+        raise MalformedBody("the body is not UTF-8") from None
+
+
+def flag(value: Any, field: str, *, default: bool) -> bool:
+    """``true``/``false`` (also 1/0, yes/no) from a parameter."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise invalid(field, f"{field} must be true or false", "not a boolean")
