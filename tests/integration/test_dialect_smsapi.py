@@ -44,6 +44,12 @@ class TestSend:
             assert (body["cost"], body["currency"], body["invalid"]) == (40, "IQD", [])
         assert by_json.json()["balance"] == 10_000 - 3 * 40
 
+    async def test_a_wrong_method_and_no_such_path_answer_in_the_dialect(self, client, customer):
+        wrong = await client.delete(SEND)
+        missing = await client.get("/smsapi/nothing")
+        assert (wrong.status_code, wrong.json()["status"]) == (405, "error")
+        assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+
     async def test_the_brand_may_be_named_by_its_id(self, client, customer):
         listed = (await client.get("/v1/sender-ids", headers=customer.headers)).json()["data"]
         brand_id = next(s["id"] for s in listed if s["name"] == BRAND)

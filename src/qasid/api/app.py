@@ -17,11 +17,10 @@ from qasid.api.middleware import RequestIdMiddleware
 from qasid.api.openapi import openapi_config
 from qasid.api.problems import (
     handle_database_error,
-    handle_http_exception,
     handle_qasid_error,
     handle_unexpected,
 )
-from qasid.compat.mounts import routers
+from qasid.compat.mounts import http_errors, routers
 from qasid.domain.phone import parse_recipient
 from qasid.errors import QasidError, all_errors
 from qasid.logging import configure_logging
@@ -74,7 +73,7 @@ def create_app(settings: Settings | None = None, *, role: str = "serve") -> Lite
         openapi_config=openapi_config(),
         exception_handlers={
             QasidError: handle_qasid_error,
-            HTTPException: handle_http_exception,
+            HTTPException: http_errors(settings),
             OperationalError: handle_database_error,
             InterfaceError: handle_database_error,
             Exception: handle_unexpected,

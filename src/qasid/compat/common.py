@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.types import ExceptionHandlersMap
 
-from qasid.errors import InvalidRequest, MalformedBody
+from qasid.api.problems import handle_unexpected
+from qasid.errors import InvalidRequest, MalformedBody, NoValidRecipients, QasidError
 
 _json = msgspec.json.Decoder()
 
@@ -93,3 +98,39 @@ def flag(value: Any, field: str, *, default: bool) -> bool:
     if text in ("false", "0", "no"):
         return False
     raise invalid(field, f"{field} must be true or false", "not a boolean")
+
+
+def explained(exc: QasidError) -> str:
+    """An error's message, with each refused recipient's reason when none could be sent to."""
+    if isinstance(exc, NoValidRecipients) and (refused := exc.extra.get("invalid")):
+        return f"{exc.detail}: " + "; ".join(f"{provider_number(i['to'])}: {i['detail']}" for i in refused)
+    return exc.detail
+
+
+@dataclass(frozen=True, slots=True)
+class CodedErrors:
+    """Exception handlers for a dialect whose errors are a body built from (HTTP status, the native
+    error code, message): Qasid's errors, Litestar's own (no such path, wrong method) and bugs."""
+
+    shape: Callable[[int, str, str], dict[str, Any]]
+
+    def respond(self, status: int, code: str, message: str) -> Response[Any]:
+        return Response(self.shape(status, code, message), status_code=status)
+
+    def qasid(self, _: Request[Any, Any, Any], exc: QasidError) -> Response[Any]:
+        return self.respond(exc.status, exc.code, explained(exc))
+
+    def http(self, request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        if isinstance(exc, NotFoundException):
+            return self.respond(404, "not_found", "no such resource")
+        if exc.status_code >= 500:
+            handle_unexpected(request, exc)
+        return self.respond(exc.status_code, "bad_request", exc.detail)
+
+    def unexpected(self, request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        handle_unexpected(request, exc)  # logged with the path
+        return self.respond(500, "internal_error", "something went wrong on our side; it has been logged")
+
+    def handlers(self) -> ExceptionHandlersMap:
+        """The router's own handlers (Litestar's errors go through ``compat.mounts.http_errors``)."""
+        return {QasidError: self.qasid, Exception: self.unexpected}

@@ -16,13 +16,20 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, route
-from litestar.exceptions import HTTPException, NotFoundException
 
 from qasid.api.deps import services
 from qasid.api.middleware import request_id_of
-from qasid.api.problems import body_error, handle_unexpected
-from qasid.compat.common import flag, international, invalid, local_time, parameters, provider_number
-from qasid.errors import MissingApiKey, NoValidRecipients, QasidError
+from qasid.api.problems import body_error
+from qasid.compat.common import (
+    CodedErrors,
+    flag,
+    international,
+    invalid,
+    local_time,
+    parameters,
+    provider_number,
+)
+from qasid.errors import MissingApiKey
 from qasid.messages.schemas import SendMessageRequest, SendMessageResponse
 
 TAG = "dialect: key/brandID SMS API"
@@ -87,28 +94,8 @@ async def send(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
-def error(status: int, code: str, message: str) -> Response[Any]:
-    return Response({"status": "error", "code": code, "message": message}, status_code=status)
-
-
-def _qasid_error(_: Request[Any, Any, Any], exc: QasidError) -> Response[Any]:
-    message = exc.detail
-    if isinstance(exc, NoValidRecipients) and (refused := exc.extra.get("invalid")):
-        message += ": " + "; ".join(f"{provider_number(i['to'])}: {i['detail']}" for i in refused)
-    return error(exc.status, exc.code, message)
-
-
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if isinstance(exc, NotFoundException):
-        return error(404, "not_found", "no such resource")
-    if exc.status_code >= 500:
-        handle_unexpected(request, exc)
-    return error(exc.status_code, "bad_request", exc.detail)
-
-
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    handle_unexpected(request, exc)
-    return error(500, "internal_error", "something went wrong on our side; it has been logged")
+ERRORS = CodedErrors(lambda _status, code, message: {"status": "error", "code": code, "message": message})
+http_error = ERRORS.http
 
 
 def router(prefix: str) -> Router:
@@ -116,5 +103,5 @@ def router(prefix: str) -> Router:
         path=prefix,
         route_handlers=[send],
         tags=[TAG],
-        exception_handlers={QasidError: _qasid_error, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers=ERRORS.handlers(),
     )

@@ -23,7 +23,7 @@ from qasid.api.middleware import request_id_of
 from qasid.api.problems import body_error
 from qasid.compat.common import international, invalid, local_text, local_time, provider_number
 from qasid.domain.states import MessageStatus
-from qasid.errors import InvalidRequest, MalformedBody, NoValidRecipients, QasidError
+from qasid.errors import InvalidRequest, MalformedBody
 from qasid.messages.reading import MessageQuery
 from qasid.messages.schemas import Message, SendMessageRequest, SendMessageResponse
 
@@ -48,14 +48,6 @@ WORDS = {
     MessageStatus.EXPIRED: "Expired",
     MessageStatus.CANCELED: "Cancelled",
 }
-
-
-def explained(exc: QasidError) -> str:
-    """The error's message, with each refused recipient's reason when none could be sent to."""
-    if isinstance(exc, NoValidRecipients) and (invalid := exc.extra.get("invalid")):
-        reasons = "; ".join(f"{provider_number(i['to'])}: {i['detail']}" for i in invalid)
-        return f"{exc.detail}: {reasons}"
-    return exc.detail
 
 
 def _required(body: dict[str, Any], field: str) -> str:
