@@ -3,16 +3,22 @@ example values, each provider option as a workflow, and the documented answer fi
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
 
 from qasid.billing.records import Price
 from qasid.routing import service as routing
+from qasid.settings import Settings
+from tests.conftest import FAST
+from tests.integration.test_otp_channels import Stack, stack  # noqa: F401 - the fixture, with WhatsApp and Telegram
 from tests.integration.test_verifications import codes_received
-from tests.support import Customer, Operator, add_simulator, running_simulator
+from tests.receiver import HOOKS, Receiver, verified
+from tests.support import Customer, Operator, add_simulator, running_simulator, wait_for
 
 SEND = "/otpiq/api/sms"
+HOOK = "https://example.com/hook"
 CONFIGS: dict[str, dict[str, object]] = {
     "whatsapp": {"phone_number_id": "100200300", "token": "t", "app_secret": "s", "verify_token": "v",
                  "base_url": "http://127.0.0.1:9"},
@@ -127,7 +133,17 @@ class TestSend:
             ({"senderId": "Stranger"}, 422, "unknown_sender"),
             ({"provider": "pigeon"}, 422, "invalid_request"),
             ({"whatsappPhoneId": "68da31fb518ac3db3eb0a0f4"}, 422, "invalid_request"),
-            ({"deliveryReport": {"webhookUrl": "https://example.com/hook"}}, 422, "invalid_request"),
+            ({"deliveryReport": {"webhookUrl": "http://10.0.0.1/hook"}}, 422, "invalid_request"),
+            (
+                {"deliveryReport": {"webhookUrl": "https://example.com/h", "deliveryReportType": "x"}},
+                422,
+                "invalid_request",
+            ),
+            (
+                {"deliveryReport": {"webhookUrl": "https://example.com/h", "webhookSecret": "short"}},
+                422,
+                "invalid_request",
+            ),
         ],
     )
     async def test_bad_requests_are_refused_and_charge_nothing(self, client, operator, change, status, code):
@@ -152,3 +168,29 @@ async def test_the_code_reaches_the_phone_by_sms(gateway, db, operator):
     customer = priced(operator)
     response = await http.post(SEND, json=example(verificationCode="908172"), headers=headers(customer))
     assert await codes_received(http, db, customer, response.json()["smsId"]) == ["908172"]
+
+
+@pytest.fixture
+def fast_settings(settings: Settings) -> Settings:
+    """The suite's fast settings, with webhooks allowed to the receivers on loopback."""
+    return settings.model_copy(update={**FAST, **HOOKS})
+
+
+async def test_delivery_reports_cover_every_send_of_the_code_the_fallback_too(stack: Stack):  # noqa: F811
+    customer = stack.customer()  # sender Qasid; SMS, WhatsApp and Telegram priced
+    secret = "a-webhook-secret-of-24-chars+"
+    async with Receiver() as receiver:
+        report = {"webhookUrl": receiver.url, "deliveryReportType": "final", "webhookSecret": secret}
+        body = example(senderId="Qasid", provider="whatsapp-sms", deliveryReport=report,
+                       phoneNumber="9647701234563")  # the WhatsApp emulator fails this number  # fmt: skip
+        response = await stack.http.post(SEND, json=body, headers=headers(customer))
+        assert response.status_code == 200, response.text
+        signed_with = "whsec_" + base64.b64encode(secret.encode()).decode()  # a text secret, as Qasid signs
+
+        def finals() -> dict[str, str] | None:
+            events = [verified(signed_with, call)["data"] for call in receiver.calls]
+            seen = {event["channel"]: event["status"] for event in events}
+            return seen if len(seen) == 2 else None
+
+        ended = await wait_for(finals, within=10)
+    assert ended == {"whatsapp": "undelivered", "sms": "delivered"}

@@ -21,6 +21,8 @@ from httpx import ASGITransport, AsyncClient
 
 from qasid.api.app import create_app
 from qasid.billing.records import Price
+from qasid.optout import service as optout
+from qasid.optout.records import ListKind
 from qasid.routing import service as routing
 from tests.emulators.telegram import TelegramGateway
 from tests.emulators.whatsapp import WhatsAppCloud
@@ -145,6 +147,19 @@ class TestWhatsApp:
         [sms_code] = await codes_received(stack.http, stack.db, customer, created["id"])
         assert sms_code == whatsapp_code(stack.wa, to)
         assert (await check(stack.http, customer, created["id"], sms_code))["status"] == "approved"
+
+    async def test_the_fallback_sms_goes_to_a_number_that_sent_stop_as_the_first_send_does(
+        self, stack: Stack
+    ):
+        customer = stack.customer()
+        to = "+9647701234563"  # the emulator fails it with 131026
+        with stack.db.write() as conn:  # they once sent STOP; a code they ask for still reaches them
+            optout.add(
+                conn, customer.account.id, to, ListKind.STOP, datetime.now(UTC), source="sms", note=None
+            )
+        created = await create(stack.http, customer, to=to, channels=["whatsapp", "sms"])
+        [sms_code] = await codes_received(stack.http, stack.db, customer, created["id"])
+        assert sms_code == whatsapp_code(stack.wa, to)
 
     async def test_a_refused_send_falls_back_and_a_silent_channel_times_out(self, stack: Stack):
         customer = stack.customer()

@@ -449,6 +449,9 @@ verifications = Table(
     C("sender", String(20), nullable=False),
     C("callback_url", Text, nullable=True),
     C("callback_secret", Text, nullable=True),  # sealed (qasid.vault); NULL: callbacks go unsigned
+    # Where the message.status events of every send of the code go (the batch's callback: JSON of
+    # url, statuses, sealed secret, format), if the request named one.
+    C("message_callback", Text, nullable=True),
     C("attempts", Integer, nullable=False),  # wrong codes so far
     C("max_attempts", Integer, nullable=False),
     C("sends", Integer, nullable=False),

@@ -114,10 +114,13 @@ def _prepare(
         text=body.replace(PLACEHOLDER, "0" * row["code_length"]),
         sender=row["sender"],
         validity=max(settings.min_validity_seconds, remaining),
+        stop_list=False,  # as the first send: a code the person asked for goes even after a STOP
     )
     try:
         prepared = prepare_send(caller, catalog, request, settings, now, channel=Channel(channel))
     except QasidError as refused:
         return refused
-    prepared.batch = prepared.batch._replace(body=body, verification_id=row["id"])
+    prepared.batch = prepared.batch._replace(
+        body=body, verification_id=row["id"], callback=row["message_callback"]
+    )
     return prepared

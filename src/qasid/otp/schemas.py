@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from qasid.webhooks.schemas import Callback
+
 Channel = Literal["sms", "whatsapp", "telegram"]
 Locale = Literal["en", "ar", "ku"]
 Code = Annotated[str, Meta(pattern=r"^[0-9]{4,10}$", description="4 to 10 digits")]
@@ -86,6 +88,17 @@ class CreateVerificationRequest(Struct, forbid_unknown_fields=True, kw_only=True
                 max_length=100,
                 description="signs the callbacks (Standard Webhooks): whsec_ and base64, or any text of "
                 "24+ characters. Without it they go unsigned",
+            ),
+        ]
+        | None
+    ) = None
+
+    message_callback: (
+        Annotated[
+            Callback,
+            Meta(
+                description="where the message.status events of the code's messages go (the first send, "
+                "resends and fallbacks alike), as a send's own callback"
             ),
         ]
         | None

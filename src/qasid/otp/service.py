@@ -72,6 +72,7 @@ from qasid.otp.schemas import (
 )
 from qasid.settings import Settings
 from qasid.webhooks.events import verification_statuses
+from qasid.webhooks.schemas import Callback
 
 DAY = timedelta(days=1)
 
@@ -418,6 +419,10 @@ class VerificationService:
             web_domain=request.web_domain,
         )
         verification_id = ids.new_id("ver", int(now.timestamp() * 1000))
+        if (own := request.message_callback) is not None:  # named as this request names it
+            self.messages.callbacks.make(
+                own.url, statuses=own.statuses, secret=own.secret, field="message_callback"
+            )
         refusal: NoValidRecipients | None = None
         for channel in channels:  # the first channel the account can send on (has a price for)
             try:
@@ -430,6 +435,7 @@ class VerificationService:
                     code_length=len(code),
                     ttl=ttl,
                     now=now,
+                    callback=request.message_callback,
                 )
                 break
             except NoValidRecipients as refused:
@@ -454,6 +460,7 @@ class VerificationService:
             "sender": prepared.batch.sender,
             "callback_url": request.callback_url,
             "callback_secret": self._callback_secret(request),
+            "message_callback": prepared.batch.callback,  # checked and sealed by the send's preparation
             "attempts": 0,
             "max_attempts": policy.limits.max_attempts,
             "sends": 1,
@@ -512,7 +519,9 @@ class VerificationService:
             ttl=remaining,
             now=now,
         )
-        prepared.batch = prepared.batch._replace(verification_id=verification_id)
+        prepared.batch = prepared.batch._replace(
+            verification_id=verification_id, callback=row["message_callback"]
+        )
         await self.writer.submit(
             ResendVerification(caller.account_id, verification_id, prepared, now, self.policy)
         )
@@ -580,12 +589,15 @@ class VerificationService:
         code_length: int,
         ttl: int,
         now: datetime,
+        callback: Callback | None = None,
     ) -> PreparedSend:
         """The message that carries the code: priced and counted with digits where ``{code}`` stands."""
         counted = body.replace(PLACEHOLDER, "0" * code_length)
         validity = max(self.settings.min_validity_seconds, ttl)
         # A code the person asked for goes even if they once sent STOP; a blocked number gets none.
-        request = SendMessageRequest(to=to, text=counted, sender=sender, validity=validity, stop_list=False)
+        request = SendMessageRequest(
+            to=to, text=counted, sender=sender, validity=validity, stop_list=False, callback=callback
+        )
         prepared = await self.messages.prepare(caller, request, now, channel=Channel(channel))
         prepared.batch = prepared.batch._replace(body=body)
         return prepared

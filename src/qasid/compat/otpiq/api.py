@@ -36,6 +36,7 @@ WORKFLOWS: dict[str, list[str] | None] = {
     "whatsapp": ["whatsapp"],
     "telegram": ["telegram"],
 }
+REPORT_TYPES = ("all", "final")  # every state change of each message, or its final one
 CUSTOM_WHATSAPP = ("whatsappAccountId", "whatsappPhoneId", "templateName")
 MAX_SENDER = 11
 _object = msgspec.json.Decoder(dict[str, Any])
@@ -83,11 +84,6 @@ async def _request(
             "number and template set up for the account (qasid connectors add whatsapp)",
             "not supported",
         )  # fmt: skip
-    if body.get("deliveryReport") is not None:
-        raise invalid(
-            "deliveryReport", "deliveryReport is not supported yet: use a webhook endpoint (/v1/webhooks) "
-            "for message.status events", "not supported",
-        )  # fmt: skip
     provider = str(body.get("provider") or "auto")
     if provider not in WORKFLOWS:
         raise invalid("provider", f"provider is one of {', '.join(WORKFLOWS)}", "unknown provider")
@@ -101,10 +97,26 @@ async def _request(
     }
     if (workflow := WORKFLOWS[provider]) is not None:
         native["channels"] = workflow
+    if (report := body.get("deliveryReport")) is not None:
+        native["message_callback"] = _delivery_report(report)
     try:
         return msgspec.convert(native, CreateVerificationRequest)
     except msgspec.ValidationError as exc:
         raise body_error(exc) from None
+
+
+def _delivery_report(report: Any) -> dict[str, Any]:
+    """``deliveryReport`` as the verification's receiver of its messages' status events."""
+    if not isinstance(report, dict):
+        raise invalid("deliveryReport", "deliveryReport is an object with webhookUrl", "not an object")
+    kind = str(report.get("deliveryReportType") or "all")
+    if kind not in REPORT_TYPES:
+        field = "deliveryReport.deliveryReportType"
+        raise invalid(field, f"deliveryReportType is one of {', '.join(REPORT_TYPES)}", "unknown")
+    made: dict[str, Any] = {"url": _text(report, "webhookUrl"), "statuses": kind}
+    if secret := report.get("webhookSecret"):
+        made["secret"] = str(secret)
+    return made
 
 
 @post("/api/sms", status_code=200, summary="Send SMS (OTPIQ)")
