@@ -297,11 +297,12 @@ class Unavailable(QasidError):
 
 
 def all_errors() -> list[type[QasidError]]:
-    """Every concrete error class, in a stable order."""
+    """Every error class of this module, in a stable order (a dialect's own subclasses, which only
+    carry its provider's bodies, are not Qasid's errors)."""
     found: list[type[QasidError]] = []
     stack: list[type[QasidError]] = [QasidError]
     while stack:
         cls = stack.pop(0)
         found.append(cls)
-        stack.extend(cls.__subclasses__())
+        stack.extend(sub for sub in cls.__subclasses__() if sub.__module__ == __name__)
     return found

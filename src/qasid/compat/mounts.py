@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException
 
 from qasid.api.problems import handle_http_exception
 from qasid.compat import standingtech
+from qasid.compat.fullsms import api as fullsms
 from qasid.compat.otpiq import api as otpiq
 from qasid.compat.smsapi import api as smsapi
 from qasid.settings import Settings
@@ -21,6 +22,7 @@ MOUNTS: dict[str, tuple[Callable[[str], Router], HttpErrors]] = {
     "standingtech": (standingtech.router, standingtech.http_error),
     "otpiq": (otpiq.router, otpiq.http_error),
     "smsapi": (smsapi.router, smsapi.http_error),
+    "fullsms": (fullsms.router, fullsms.http_error),
 }
 
 

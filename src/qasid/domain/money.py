@@ -53,6 +53,13 @@ def to_minor(amount: str, currency: str) -> int:
     return int(scaled)
 
 
+def to_major(units: int, currency: str) -> int | float:
+    """1250 USD -> 12.5, 200 IQD -> 200: an amount as a JSON number in whole units, for the dialects
+    whose providers answer that way."""
+    exp = exponent(currency)
+    return units if exp == 0 else float(Decimal(units).scaleb(-exp))
+
+
 def format_minor(units: int, currency: str) -> str:
     """1250 USD -> ``"12.50 USD"``."""
     exp = exponent(currency)

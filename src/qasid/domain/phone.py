@@ -148,6 +148,12 @@ def normalize_e164(raw: str, default_region: str | None = None) -> str | None:
     return None if isinstance(found, Refusal) else f"+{found.country_code}{found.nsn}"
 
 
+def region_of(e164: str) -> str | None:
+    """The region (ISO 3166 alpha-2) of a valid number of any type, None for anything else."""
+    found = _find(e164, None)
+    return None if isinstance(found, Refusal) else found.region
+
+
 def mask(number: str) -> str:
     """A number for logs: the country code and network kept, the subscriber hidden
     (``+9647701234567`` -> ``+96477******67``)."""

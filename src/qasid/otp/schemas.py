@@ -129,6 +129,8 @@ class Verification(Struct, kw_only=True):
     channels: list[str]
     locale: str
     attempts_left: int
+    code_length: Annotated[int, Meta(description="digits in the code")]
+    brand: Annotated[str, Meta(description="the name in the text")]
     sends: int
     expires_at: datetime
     created_at: datetime

@@ -381,6 +381,8 @@ def _shape(row: RowMapping | dict[str, Any], now: datetime, *, code: str | None 
         channels=row["channels"].split(","),
         locale=row["locale"],
         attempts_left=max(0, row["max_attempts"] - row["attempts"]),
+        code_length=row["code_length"],
+        brand=row["brand"],
         sends=row["sends"],
         expires_at=row["expires_at"],
         created_at=row["created_at"],

@@ -23,6 +23,7 @@ from qasid.accounts.service import require_account
 from qasid.api.deps import authenticated, services
 from qasid.api.problems import body_error
 from qasid.compat.common import CodedErrors, international, invalid
+from qasid.domain.money import to_major
 from qasid.errors import MalformedBody
 from qasid.otp.schemas import CreateVerificationRequest
 
@@ -141,8 +142,8 @@ async def send_sms(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {
         "message": "SMS task created successfully",
         "smsId": made.id,
-        "remainingCredit": max(info.available, 0),
-        "cost": cost,
+        "remainingCredit": to_major(max(info.available, 0), info.currency),
+        "cost": to_major(cost, info.currency),
         "canCover": info.available >= 0,
         "paymentType": info.payment_type,
     }
