@@ -257,6 +257,18 @@ class TestConnectorsAndRoutes:
                         "--app-secret", "s", "--verify-token", "v", ok=False)  # fmt: skip
         assert "phone_number_id" in refused
 
+    def test_an_smsapi_upstream_keeps_its_keys_out_of_sight(self, settings):
+        qasid("connectors", "add", "smsapi", "up", "--base-url", "https://provider.example/smsapi",
+              "--key", "upstream-api-key", "--callback-key", "upstream-callback-key")  # fmt: skip
+        listed = qasid("connectors", "list")
+        assert "provider.example" in listed
+        assert "upstream-api-key" not in listed
+        assert "upstream-callback-key" not in listed
+        assert "smsapi" in qasid("connectors", "kinds")
+        short = qasid("connectors", "add", "smsapi", "bad", "--base-url", "ftp://x", "--key", "k",
+                      "--callback-key", "short", ok=False)  # fmt: skip
+        assert "base_url" in short
+
 
 class TestSimulatorInbox:
     async def test_the_inbox_shows_what_reached_the_phones(self, gateway, operator, db):

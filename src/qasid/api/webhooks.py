@@ -1,5 +1,7 @@
 """Callbacks from providers: WhatsApp Cloud API webhooks (statuses, and texts users send to the
-business number) and Telegram Gateway reports.
+business number), Telegram Gateway reports, and the delivery callbacks of upstreams in the
+key/brandID dialect (``/webhooks/smsapi/{connector}``: a GET whose ``key`` must be the connector's
+``callback_key``).
 
 Each connector has its own address, named after it: ``/webhooks/whatsapp/{connector}`` (give Meta
 this URL and the connector's ``verify_token``) and ``/webhooks/telegram/{connector}`` (the Telegram
@@ -28,6 +30,7 @@ from litestar.params import FromPath
 from qasid.api.deps import services
 from qasid.channels import registry
 from qasid.channels.base import DeliveryReport, Inbound
+from qasid.channels.upstream import smsapi as upstream_smsapi
 from qasid.domain.states import MessageStatus
 from qasid.inbound.service import WriterInboundSink
 from qasid.messages.reports import WriterReportSink
@@ -162,4 +165,28 @@ async def telegram_status(request: Request[Any, Any, Any], connector: FromPath[s
     return _text(200, "ok")
 
 
-handlers = [whatsapp_handshake, whatsapp_status, telegram_status]
+@get("/webhooks/smsapi/{connector:str}", include_in_schema=False)
+async def smsapi_status(request: Request[Any, Any, Any], connector: FromPath[str]) -> Response[str]:
+    """An upstream's delivery callback in the key/brandID dialect: ``key`` (ours, checked), ``smsID``,
+    ``number``, ``statusID``, ``date``."""
+    found = await _connector(request, "smsapi", connector)
+    if found is None:
+        return _text(404, "no such connector")
+    record, config = found
+    params = request.query_params
+    if not hmac.compare_digest(str(params.get("key", "")).encode(), config.callback_key.encode()):
+        log.warning("smsapi callback with a wrong key refused", connector=record.name)
+        return _text(403, "Forbidden")
+    sms_id, status_id = str(params.get("smsID", "")), str(params.get("statusID", ""))
+    if not sms_id or status_id not in {"0", "1", "2", "3", "4"}:
+        return _text(400, "smsID and statusID 0-4 are required")
+    moved = upstream_smsapi.STATUSES.get(status_id)
+    if moved is not None:
+        code = None if moved == MessageStatus.DELIVERED else f"STATUS_{status_id}"
+        raw = str(request.url.query or "")
+        report = DeliveryReport(record.id, sms_id, moved, code, raw, datetime.now(UTC))
+        await WriterReportSink(services(request).writer).deliver([report])
+    return _text(200, "OK")
+
+
+handlers = [whatsapp_handshake, whatsapp_status, telegram_status, smsapi_status]

@@ -34,6 +34,7 @@ BUILTIN = (
     "qasid.channels.smpp.connector",
     "qasid.channels.whatsapp.connector",
     "qasid.channels.telegram.connector",
+    "qasid.channels.upstream.smsapi",
 )
 
 

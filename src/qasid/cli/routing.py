@@ -145,6 +145,25 @@ def add_telegram(
     typer.echo(record.id)
 
 
+@add.command("smsapi")
+def add_smsapi(
+    name: str,
+    *,
+    base_url: Annotated[str, typer.Option(help="the provider's API address, e.g. https://host/smsapi")],
+    key: Annotated[str, typer.Option(prompt=True, hide_input=True, help="the API key of our account there")],
+    callback_key: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="the key its delivery callbacks carry")
+    ],
+) -> None:
+    """An upstream in the key/brandID provider's dialect, another Qasid's /smsapi included. Give the
+    provider this gateway's public /webhooks/smsapi/NAME as the callback URL, with the callback key
+    (docs/migrating/smsapi.md). The keys are asked for, stored, never shown."""
+    config = {"base_url": base_url, "key": key, "callback_key": callback_key}
+    with transaction() as conn:
+        record = service.add_connector(conn, "smsapi", name, config, now())
+    typer.echo(record.id)
+
+
 @connectors.command("set")
 def set_connector(
     connector: Annotated[str, typer.Argument(help="name or id")],

@@ -1,0 +1,176 @@
+"""Qasid sending through an upstream provider in a seed dialect, proven with another Qasid as the
+upstream: instance A's ``smsapi`` connector posts to instance B's ``/smsapi/send`` over real HTTP
+(loopback), B delivers through its simulator, and B's delivery callbacks (a webhook endpoint in the
+``smsapi`` format on B's account) come back to A's ``/webhooks/smsapi/{connector}`` and settle A's
+messages. B runs on its own SQLite file, as a separate gateway would."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
+
+from qasid.api.app import create_app
+from qasid.channels.base import ConnectorError, Outbound, PermanentError, TransientError
+from qasid.channels.upstream.smsapi import SmsApiConfig, SmsApiConnector
+from qasid.db import Database
+from qasid.migrations import upgrade
+from qasid.routing import service as routing
+from qasid.settings import Settings
+from tests.httpserver import HttpRequest, HttpResponse, LocalHttpServer
+from tests.integration.test_otp_channels import forwarder
+from tests.receiver import HOOKS
+from tests.support import Customer, Operator, running_simulator, wait_for
+
+CALLBACK_KEY = "upstream-callback-key"
+
+
+@dataclass
+class Upstream:
+    http: AsyncClient
+    db: Database
+    customer: Customer  # Qasid A's account at B
+    base_url: str  # B's address on loopback
+
+
+@asynccontextmanager
+async def upstream(settings: Settings, tmp_path: Path) -> AsyncIterator[Upstream]:
+    """Qasid B, serving on loopback, with an account for A."""
+    url = f"sqlite:///{tmp_path / 'upstream.db'}"
+    upgrade(url)
+    own = settings.model_copy(
+        update={"database_url": url, "secret_key_file": tmp_path / "upstream-secret", **HOOKS}
+    )
+    db = Database.from_settings(own)
+    app = create_app(own, role="serve")
+    try:
+        async with (
+            LifespanManager(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://upstream.test") as http,
+            forwarder(http) as door,
+        ):
+            await running_simulator(app, db)
+            customer = Operator(db).customer(
+                balance=10_000, price=15, senders_approved=("Qasid",), name="qasid-a"
+            )
+            yield Upstream(http, db, customer, door.base_url)
+    finally:
+        db.dispose()
+
+
+async def add_upstream(app, db: Database, b: Upstream, name: str = "up") -> str:
+    now = datetime.now(UTC)
+    config = {"base_url": f"{b.base_url}/smsapi", "key": b.customer.key, "callback_key": CALLBACK_KEY}
+    with db.write() as conn:
+        record = routing.add_connector(conn, "smsapi", name, config, now)
+        routing.add_route(conn, record.id, now)
+    await wait_for(lambda: record.id in app.state.services.worker.links.running)
+    return record.id
+
+
+async def message(http: AsyncClient, customer: Customer, message_id: str) -> dict:
+    return dict((await http.get(f"/v1/messages/{message_id}", headers=customer.headers)).json())
+
+
+async def test_one_qasid_delivers_through_anothers_smsapi_dialect(
+    fast_settings, operator: Operator, db, tmp_path
+):
+    settings = fast_settings.model_copy(update=HOOKS)
+    async with upstream(settings, tmp_path) as b:
+        app = create_app(settings, role="serve")
+        async with (
+            LifespanManager(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://qasid.test") as http,
+            forwarder(http) as door,
+        ):
+            made = await b.http.post(
+                "/v1/webhooks",
+                json={
+                    "url": f"{door.base_url}/webhooks/smsapi/up",
+                    "format": "smsapi",
+                    "secret": CALLBACK_KEY,
+                },
+                headers=b.customer.headers,
+            )
+            assert made.status_code == 201, made.text
+            await add_upstream(app, db, b)
+            customer = operator.customer(balance=1_000, price=20)
+            sent = await http.post(
+                "/v1/messages",
+                json={"to": ["+9647700000001", "+9647700000003", "+9647700000002"], "text": "Hello via B",
+                      "sender": "Qasid"},
+                headers=customer.headers,
+            )  # fmt: skip
+            ids = [m["id"] for m in sent.json()["messages"]]
+
+            async def ended() -> list[dict] | None:
+                found = [await message(http, customer, i) for i in ids]
+                return (
+                    found
+                    if all(m["status"] in ("delivered", "undelivered", "rejected") for m in found)
+                    else None
+                )
+
+            delivered, undelivered, refused = await wait_for(ended, within=20)
+            at_b = (await b.http.get("/v1/messages", headers=b.customer.headers)).json()["data"]
+    assert (delivered["status"], undelivered["status"], refused["status"]) == (
+        "delivered",
+        "undelivered",
+        "rejected",
+    )
+    assert sorted((m["to"], m["text"], m["sender"]) for m in at_b) == [
+        ("+9647700000001", "Hello via B", "Qasid"), ("+9647700000002", "Hello via B", "Qasid"),
+        ("+9647700000003", "Hello via B", "Qasid"),
+    ]  # fmt: skip
+    assert operator.account(customer.account.id).balance == 1_000 - 40  # the rejected one refunded
+
+
+async def test_the_callback_needs_the_connectors_key(fast_settings, operator: Operator, db, tmp_path):
+    settings = fast_settings.model_copy(update=HOOKS)
+    async with upstream(settings, tmp_path) as b:
+        app = create_app(settings, role="serve")
+        async with (
+            LifespanManager(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://qasid.test") as http,
+        ):
+            await add_upstream(app, db, b)
+            forged = await http.get(
+                "/webhooks/smsapi/up", params={"key": "guess", "smsID": "x", "statusID": "1"}
+            )
+            unknown = await http.get(
+                "/webhooks/smsapi/nope", params={"key": CALLBACK_KEY, "smsID": "x", "statusID": "1"}
+            )
+            malformed = await http.get("/webhooks/smsapi/up", params={"key": CALLBACK_KEY, "statusID": "9"})
+    assert [forged.status_code, unknown.status_code, malformed.status_code] == [403, 404, 400]
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(401, PermanentError), (422, PermanentError), (402, TransientError), (503, TransientError)],
+)
+async def test_the_upstreams_refusals_are_permanent_or_transient(status, kind):
+    """Against a stand-in that answers every call with one status: a refused key or request fails
+    the message; no credit there, or its trouble, is retried (and tried on the next route)."""
+
+    async def answer(_request: HttpRequest) -> HttpResponse:
+        return HttpResponse(
+            status, b'{"status": "error", "code": "refused", "message": "no"}', "application/json"
+        )
+
+    async with LocalHttpServer(answer) as server:
+        config = SmsApiConfig(base_url=server.base_url, key="k", callback_key="callback-key")
+        connector = SmsApiConnector("con_1", "up", config)
+        await connector.start()
+        out = Outbound("msg_1", "acc_1", "+9647700000001", "Qasid", "hi", "gsm7", ("hi",), datetime.now(UTC))
+        try:
+            with pytest.raises(ConnectorError) as raised:
+                await connector.submit(out)
+        finally:
+            await connector.stop()
+    assert type(raised.value) is kind
