@@ -149,6 +149,16 @@ class TestSending:
                                  headers=account.customer.headers)).json()  # fmt: skip
         assert (made["status"], made["sender"], made["lists"]) == ("scheduled", NUMBER, [account.list_id])
 
+    async def test_to_lists_with_a_template_fills_it_per_contact(self, client, account):
+        made = await client.post("/v1/templates", json={"name": "hi", "body": "Hi {{name|friend}}"},
+                                 headers=account.customer.headers)  # fmt: skip
+        body = {"to_list_ids": [account.list_id], "template_id": made.json()["id"], "from": "COPERATO"}
+        response = await client.post(f"{BASE}/messages/send/to_lists", json=body, headers=account.headers)
+        assert response.status_code == 200, response.text
+        campaign = (await client.get(f"/v1/campaigns/{response.json()['campaign_id']}",
+                                     headers=account.customer.headers)).json()  # fmt: skip
+        assert (campaign["template_id"], campaign["text"]) == (made.json()["id"], "Hi {{name|friend}}")
+
     async def test_to_numbers_the_example_as_written(self, client, account):
         """The example's first number is not a valid Israeli mobile; the second is. The template, the
         sender and the past send_at are the example's own: the template id 42 does not exist."""

@@ -146,3 +146,9 @@ class TestCallback:
             "smsapi",
             "k",
         )
+        widened = await client.patch(
+            f"/v1/webhooks/{made.json()['id']}",
+            json={"events": ["message.status", "inbound.message"]},
+            headers=customer.headers,
+        )
+        assert widened.status_code == 422  # changed later, it still takes message.status only

@@ -101,8 +101,7 @@ def create_endpoint(
     _check(policy, url=url, events=events, statuses=statuses, description=description)
     if form not in FORMATS:
         raise _invalid("format", f"choose from {', '.join(sorted(FORMATS))}")
-    if not standard and set(events) != {EventType.MESSAGE_STATUS.value}:
-        raise _invalid("events", f"an endpoint in the {form} format receives message.status only")
+    _fits_format(form, events)
     if not standard and not secret:
         raise _invalid("secret", f"the {form} format sends your key with every call: give it as secret")
     if len(repo.of_account(account_id)) >= MAX_ENDPOINTS:
@@ -149,6 +148,7 @@ def change_endpoint(
     found = _require(repo, account_id, endpoint_id)
     changes = {name: value for name, value in changes.items() if value is not None}
     _check(policy, **{k: v for k, v in changes.items() if k in ("url", "events", "statuses", "description")})
+    _fits_format(found["format"], changes.get("events"))
     if "events" in changes:
         changes["events"] = _events(changes["events"])
     if changes.get("enabled") is True and not found["enabled"]:
@@ -228,6 +228,13 @@ def _check(
             raise _invalid("events", f"choose from {', '.join(ALL_EVENTS)}")
     if statuses is not None and statuses not in {s.value for s in Statuses}:
         raise _invalid("statuses", "all or final")
+
+
+def _fits_format(form: str, events: Sequence[str] | None) -> None:
+    """An endpoint in a dialect's format receives ``message.status`` only (it has no shape for
+    the rest)."""
+    if form != Format.STANDARD and events is not None and set(events) != {EventType.MESSAGE_STATUS.value}:
+        raise _invalid("events", f"an endpoint in the {form} format receives message.status only")
 
 
 def _events(events: Sequence[str]) -> str:

@@ -69,15 +69,28 @@ def _sender(given: Any) -> str:
     return international(value) if value.lstrip("+").isdigit() else value
 
 
-async def _text(request: Request[Any, Any, Any], caller: Any, body: dict[str, Any]) -> str:
-    """``message``, or the text of ``template_id`` (filled with its defaults: no contact here)."""
-    message, template_id = body.get("message"), body.get("template_id")
-    if template_id is not None:
+async def _content(request: Request[Any, Any, Any], caller: Any, body: dict[str, Any]) -> dict[str, str]:
+    """``message`` as the native ``text``, or ``template_id`` (checked) as the native one."""
+    if (template_id := body.get("template_id")) is not None:
         try:
             template = await services(request).templates.get(caller, str(template_id))
         except NotFound:
             raise declined(404, "Template not found or not valid") from None
-        return render(template.body, values_for(None, None, "", None)).text
+        return {"template_id": template.id, "body": template.body}
+    return {"text": _message(body)}
+
+
+async def _text(request: Request[Any, Any, Any], caller: Any, body: dict[str, Any]) -> str:
+    """The text to send to numbers: ``message``, or ``template_id``'s filled with its defaults
+    (there is no contact to fill it from)."""
+    content = await _content(request, caller, body)
+    if "body" in content:
+        return render(content["body"], values_for(None, None, "", None)).text
+    return content["text"]
+
+
+def _message(body: dict[str, Any]) -> str:
+    message = body.get("message")
     if message is None:
         raise unprocessable("message", "The message field is required when template id is not present.")
     if not isinstance(message, str) or not message:
@@ -182,10 +195,11 @@ async def to_lists(request: Request[Any, Any, Any]) -> dict[str, Any]:
     for index, list_id in enumerate(wanted):
         if str(list_id) not in known:
             raise unprocessable(f"to_list_ids.{index}", "List with this id could not be found")
-    sender, text = _sender(body.get("from")), await _text(request, caller, body)
+    sender, content = _sender(body.get("from")), await _content(request, caller, body)
+    content.pop("body", None)  # a template is filled per contact by the campaign
     start = _send_at(body, runtime.settings.dialect_timezone)
     native: dict[str, Any] = {"name": f"FullSMS {datetime.now(UTC):%Y-%m-%d %H:%M:%S}", "sender": sender,
-                              "text": text, "lists": [str(i) for i in wanted]}  # fmt: skip
+                              "lists": [str(i) for i in wanted], **content}  # fmt: skip
     if start is not None:
         native["start_at"] = start
     try:
