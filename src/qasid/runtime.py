@@ -38,7 +38,7 @@ from qasid.inbound.reading import InboundService
 from qasid.inbound.service import WriterInboundSink
 from qasid.messages.accept import PurgeIdempotency
 from qasid.messages.dispatch import Dispatcher
-from qasid.messages.reports import WriterReportSink
+from qasid.messages.reports import DatabaseOpenParts, WriterReportSink
 from qasid.messages.service import MessageService
 from qasid.migrations import pending
 from qasid.optout.records import ListKind
@@ -87,7 +87,7 @@ class Worker:
         self.sink = WriterReportSink(writer)
         self.links = Links(
             db,
-            Context(self.sink, db, writer, WriterInboundSink(writer)),
+            Context(self.sink, db, writer, WriterInboundSink(writer), DatabaseOpenParts(db)),
             reload_seconds=settings.connectors_reload_seconds,
         )
         self.sink.name_of = self.links.name_of

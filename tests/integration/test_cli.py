@@ -265,6 +265,11 @@ class TestConnectorsAndRoutes:
         assert "upstream-api-key" not in listed
         assert "upstream-callback-key" not in listed
         assert "smsapi" in qasid("connectors", "kinds")
+        qasid("connectors", "add", "standingtech", "bulk", "--base-url", "https://sms.standingtech.com",
+              "--key", "49|standingtech-key", "--poll-seconds", "15")  # fmt: skip
+        listed = qasid("connectors", "list")
+        assert '"poll_seconds":15.0' in listed
+        assert "standingtech-key" not in listed
         short = qasid("connectors", "add", "smsapi", "bad", "--base-url", "ftp://x", "--key", "k",
                       "--callback-key", "short", ok=False)  # fmt: skip
         assert "base_url" in short

@@ -131,6 +131,55 @@ async def test_one_qasid_delivers_through_anothers_smsapi_dialect(
     assert operator.account(customer.account.id).balance == 1_000 - 40  # the rejected one refunded
 
 
+async def test_one_qasid_delivers_through_anothers_standingtech_dialect_asking_after_each(
+    fast_settings, operator: Operator, db, tmp_path
+):
+    """v3 has no callbacks: A asks B after each message. It starts asking only once its setting
+    changes, which restarts the connector with nothing in memory: what it asks after comes from the
+    database, as after a crash."""
+    settings = fast_settings.model_copy(update=HOOKS)
+    async with upstream(settings, tmp_path) as b:
+        app = create_app(settings, role="serve")
+        async with (
+            LifespanManager(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://qasid.test") as http,
+        ):
+            now = datetime.now(UTC)
+            config = {"base_url": f"{b.base_url}/standingtech", "key": b.customer.key, "poll_seconds": 3600}
+            with db.write() as conn:
+                record = routing.add_connector(conn, "standingtech", "bulk", config, now)
+                routing.add_route(conn, record.id, now)
+            links = app.state.services.worker.links
+            await wait_for(lambda: record.id in links.running)
+            customer = operator.customer(balance=1_000, price=20)
+            sent = await http.post(
+                "/v1/messages",
+                json={"to": ["+9647700000001", "+9647700000003", "+9647700000002"], "text": "Hello via B",
+                      "sender": "Qasid"},
+                headers=customer.headers,
+            )  # fmt: skip
+            ids = [m["id"] for m in sent.json()["messages"]]
+
+            async def statuses() -> list[str]:
+                return [(await message(http, customer, i))["status"] for i in ids]
+
+            await wait_for(lambda: _all_sent(statuses))
+            with db.write() as conn:  # ask now: the running gateway restarts the connector
+                routing.configure_connector(conn, "bulk", {"poll_seconds": 0.1}, datetime.now(UTC))
+
+            async def ended() -> list[str] | None:
+                found = await statuses()
+                return found if "sent" not in found else None
+
+            final = await wait_for(ended, within=20)
+    assert final == ["delivered", "undelivered", "rejected"]
+    assert operator.account(customer.account.id).balance == 1_000 - 40  # the rejected one refunded
+
+
+async def _all_sent(statuses) -> bool:
+    return all(status == "sent" for status in await statuses())
+
+
 async def test_the_callback_needs_the_connectors_key(fast_settings, operator: Operator, db, tmp_path):
     settings = fast_settings.model_copy(update=HOOKS)
     async with upstream(settings, tmp_path) as b:

@@ -106,6 +106,12 @@ class InboundSink(Protocol):
         """Record inbound messages (or parts) durably; returns once they are committed."""
 
 
+class OpenParts(Protocol):
+    async def awaiting(self, connector_id: str, limit: int) -> Sequence[str]:
+        """Carrier ids of the connector's parts sent and not yet reported final, oldest first (for
+        connectors whose carrier must be asked rather than reporting by itself)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """What a connector is given besides its configuration."""
@@ -114,6 +120,7 @@ class Context:
     db: Database
     writer: GroupCommitWriter
     inbound: InboundSink
+    open_parts: OpenParts | None = None
 
 
 class Connector(ABC):

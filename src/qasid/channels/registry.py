@@ -35,6 +35,7 @@ BUILTIN = (
     "qasid.channels.whatsapp.connector",
     "qasid.channels.telegram.connector",
     "qasid.channels.upstream.smsapi",
+    "qasid.channels.upstream.standingtech",
 )
 
 

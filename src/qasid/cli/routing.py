@@ -164,6 +164,23 @@ def add_smsapi(
     typer.echo(record.id)
 
 
+@add.command("standingtech")
+def add_standingtech(
+    name: str,
+    *,
+    base_url: Annotated[str, typer.Option(help="the API's address, e.g. https://sms.standingtech.com")],
+    key: Annotated[str, typer.Option(prompt=True, hide_input=True, help="the API key of our account there")],
+    poll_seconds: Annotated[float, typer.Option(help="how often open messages are asked after")] = 30.0,
+) -> None:
+    """An upstream in StandingTech's SMS API v3, another Qasid's /standingtech included. v3 has no
+    callbacks: the connector asks after each open message (docs/migrating/standingtech.md). The key
+    is asked for, stored, never shown."""
+    config = {"base_url": base_url, "key": key, "poll_seconds": poll_seconds}
+    with transaction() as conn:
+        record = service.add_connector(conn, "standingtech", name, config, now())
+    typer.echo(record.id)
+
+
 @connectors.command("set")
 def set_connector(
     connector: Annotated[str, typer.Argument(help="name or id")],

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from qasid.db.bulk import bulk_insert, bulk_update, one_of
 from qasid.domain.states import MessageStatus
@@ -39,6 +39,17 @@ class DeliveryRepository:
             (_json.encode(list(pairs)).decode(),),
         )
         return {(row[3], row[4]): (row[0], row[1], MessageStatus(row[2])) for row in rows}
+
+    def awaiting(self, connector_id: str, limit: int) -> list[str]:
+        """Carrier ids of this connector's parts sent and not yet reported final, oldest first (for
+        connectors that must ask after them). Read along the (connector_id, carrier_id) key."""
+        query = (
+            select(message_parts.c.carrier_id)
+            .where(message_parts.c.connector_id == connector_id, message_parts.c.status == "sent")
+            .order_by(message_parts.c.updated_at)
+            .limit(limit)
+        )
+        return list(self.conn.execute(query).scalars())
 
     def update_parts(self, rows: Sequence[tuple[str, int, str, str | None, datetime]]) -> None:
         """(message_id, part, status, error_code, updated_at)."""

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
 
+from anyio import to_thread
 from sqlalchemy import Connection
 
 from qasid.billing.service import Refund, refund_many
 from qasid.channels.base import DeliveryReport
+from qasid.db import Database
 from qasid.db.writer import GroupCommitWriter, WriteOp
 from qasid.domain.states import FINAL, MessageStatus, advance, aggregate, is_charged
 from qasid.errors import QasidError
@@ -157,6 +159,20 @@ def settle(conn: Connection, finals: dict[str, MessageStatus], now: datetime, *,
     # A verification's code that did not arrive needs the next channel now, not at its timeout. (One
     # that arrived keeps its fallback job, which finds the message delivered and ends.)
     jobs.expedite_fallbacks([m for m, status in finals.items() if status != MessageStatus.DELIVERED], now)
+
+
+class DatabaseOpenParts:
+    """What connectors that ask after their messages ask after, read from the message parts."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def awaiting(self, connector_id: str, limit: int) -> Sequence[str]:
+        def read() -> list[str]:
+            with self.db.read() as conn:
+                return DeliveryRepository(conn).awaiting(connector_id, limit)
+
+        return await to_thread.run_sync(read)
 
 
 class WriterReportSink:
