@@ -270,6 +270,18 @@ class TestConnectorsAndRoutes:
         listed = qasid("connectors", "list")
         assert '"poll_seconds":15.0' in listed
         assert "standingtech-key" not in listed
+        qasid("connectors", "add", "otpiq", "oq", "--base-url", "https://api.otpiq.com/api",
+              "--key", "sk_live_k", "--callback-url", "https://gw.example/webhooks/otpiq/oq",
+              "--callback-secret", "a-report-secret-of-24-chars")  # fmt: skip
+        qasid(
+            "connectors", "add", "fullsms", "full", "--base-url", "https://api.fullsms.com", "--key", "20|tok"
+        )
+        listed = qasid("connectors", "list")
+        for secret in ("sk_live_k", "a-report-secret-of-24-chars", "20|tok"):
+            assert secret not in listed
+        half = qasid("connectors", "add", "otpiq", "half", "--base-url", "https://x.example", "--key", "k",
+                     "--callback-url", "https://gw.example/cb", ok=False)  # fmt: skip
+        assert "callback_secret" in half
         short = qasid("connectors", "add", "smsapi", "bad", "--base-url", "ftp://x", "--key", "k",
                       "--callback-key", "short", ok=False)  # fmt: skip
         assert "base_url" in short

@@ -6,6 +6,7 @@ messages. B runs on its own SQLite file, as a separate gateway would."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,12 +16,17 @@ from pathlib import Path
 import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import select
 
 from qasid.api.app import create_app
+from qasid.billing.records import Price
 from qasid.channels.base import ConnectorError, Outbound, PermanentError, TransientError
 from qasid.channels.upstream.smsapi import SmsApiConfig, SmsApiConnector
 from qasid.db import Database
 from qasid.migrations import upgrade
+from qasid.models import simulator_inbox
+from qasid.optout import service as optout
+from qasid.optout.records import ListKind
 from qasid.routing import service as routing
 from qasid.settings import Settings
 from tests.httpserver import HttpRequest, HttpResponse, LocalHttpServer
@@ -196,7 +202,14 @@ async def test_the_callback_needs_the_connectors_key(fast_settings, operator: Op
                 "/webhooks/smsapi/nope", params={"key": CALLBACK_KEY, "smsID": "x", "statusID": "1"}
             )
             malformed = await http.get("/webhooks/smsapi/up", params={"key": CALLBACK_KEY, "statusID": "9"})
+            with db.write() as conn:
+                config = {"base_url": "http://127.0.0.1:9/otpiq/api", "key": "k", "callback_url": "http://x/cb",
+                          "callback_secret": "otpiq-report-secret-24-chars"}  # fmt: skip
+                routing.add_connector(conn, "otpiq", "oq", config, datetime.now(UTC))
+            body = b'{"type": "message.status", "data": {"verification_id": "ver_x", "status": "delivered"}}'
+            unsigned = await http.post("/webhooks/otpiq/oq", content=body)
     assert [forged.status_code, unknown.status_code, malformed.status_code] == [403, 404, 400]
+    assert unsigned.status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -223,3 +236,92 @@ async def test_the_upstreams_refusals_are_permanent_or_transient(status, kind):
         finally:
             await connector.stop()
     assert type(raised.value) is kind
+
+
+async def test_one_qasid_sends_codes_through_anothers_otpiq_dialect(
+    fast_settings, operator: Operator, db, tmp_path
+):
+    """A's WhatsApp channel goes through B's /otpiq (which sends by SMS here); B's signed delivery
+    report comes back to A's /webhooks/otpiq/{connector} and settles A's send; the code B sent is
+    the one A checks."""
+    settings = fast_settings.model_copy(update=HOOKS)
+    secret = "otpiq-report-secret-24-chars"
+    async with upstream(settings, tmp_path) as b:
+        app = create_app(settings, role="serve")
+        async with (
+            LifespanManager(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://qasid.test") as http,
+            forwarder(http) as door,
+        ):
+            now = datetime.now(UTC)
+            config = {
+                "base_url": f"{b.base_url}/otpiq/api", "key": b.customer.key, "provider": "sms",
+                "callback_url": f"{door.base_url}/webhooks/otpiq/oq", "callback_secret": secret,
+            }  # fmt: skip
+            with db.write() as conn:
+                record = routing.add_connector(conn, "otpiq", "oq", config, now)
+                routing.add_route(conn, record.id, now, channel="whatsapp")
+            await wait_for(lambda: record.id in app.state.services.worker.links.running)
+            customer = operator.customer(balance=1_000, price=20)
+            operator.set_price(Price(customer.account.id, "*", "*", "whatsapp", "IQD", 30))
+            wanted = {"to": "+9647700000001", "sender": "Qasid", "channels": ["whatsapp"]}
+            made = await http.post("/v1/verifications", json=wanted, headers=customer.headers)
+            assert made.status_code == 201, made.text
+            verification = made.json()["id"]
+
+            async def delivered() -> dict | None:
+                found = (await http.get(f"/v1/verifications/{verification}", headers=customer.headers)).json()
+                return found if found["send_history"][0]["status"] == "delivered" else None
+
+            await wait_for(delivered, within=20)
+            with b.db.read() as conn:  # what reached the phone, through B's simulator
+                [(to, text)] = conn.execute(select(simulator_inbox.c.recipient, simulator_inbox.c.body)).all()
+            [code] = re.findall(r"\b(\d{6})\b", text)
+            checked = await http.post(
+                f"/v1/verifications/{verification}/check", json={"code": code}, headers=customer.headers
+            )
+    assert checked.json()["status"] == "approved"
+    assert to == "+9647700000001"
+
+
+async def test_one_qasid_sends_through_anothers_fullsms_dialect_without_reports(
+    fast_settings, operator: Operator, db, tmp_path
+):
+    """FullSMS reports nothing back: the message reaches the phone through B and stays sent at A.
+    A number B refuses fails at A."""
+    settings = fast_settings.model_copy(update=HOOKS)
+    async with upstream(settings, tmp_path) as b:
+        app = create_app(settings, role="serve")
+        async with (
+            LifespanManager(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://qasid.test") as http,
+        ):
+            now = datetime.now(UTC)
+            with db.write() as conn:
+                config = {"base_url": f"{b.base_url}/fullsms", "key": b.customer.key}
+                record = routing.add_connector(conn, "fullsms", "full", config, now)
+                routing.add_route(conn, record.id, now)
+            await wait_for(lambda: record.id in app.state.services.worker.links.running)
+            customer = operator.customer(balance=1_000, price=20)
+            with b.db.write() as conn:  # B's account has this number on its stop-list
+                optout.add(conn, b.customer.account.id, "+9647700000003", ListKind.STOP, datetime.now(UTC),
+                           source="api", note=None)  # fmt: skip
+            one = {"to": ["+9647700000001", "+9647700000003"], "text": "Hi", "sender": "Qasid"}
+            sent = await http.post("/v1/messages", json=one, headers=customer.headers)
+            message_id, refused_id = (m["id"] for m in sent.json()["messages"])
+            refused = await wait_for(lambda: _status_is(http, customer, refused_id, "failed"), within=20)
+            shown = await wait_for(lambda: _status_is(http, customer, message_id, "sent"), within=20)
+
+            def reached() -> list[str]:
+                with b.db.read() as conn:
+                    return list(conn.execute(select(simulator_inbox.c.recipient)).scalars())
+
+            phones = await wait_for(reached, within=20)
+    assert phones == ["+9647700000001"]
+    assert shown["status"] == "sent"
+    assert refused["error_code"] == "HTTP_422"  # B: "Given number is invalid or could not receive messages"
+
+
+async def _status_is(http: AsyncClient, customer: Customer, message_id: str, status: str) -> dict | None:
+    found = await message(http, customer, message_id)
+    return found if found["status"] == status else None

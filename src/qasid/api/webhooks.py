@@ -26,16 +26,20 @@ import structlog
 from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from qasid.api.deps import services
 from qasid.channels import registry
 from qasid.channels.base import DeliveryReport, Inbound
+from qasid.channels.upstream import otpiq as upstream_otpiq
 from qasid.channels.upstream import smsapi as upstream_smsapi
 from qasid.domain.states import MessageStatus
 from qasid.inbound.service import WriterInboundSink
 from qasid.messages.reports import WriterReportSink
 from qasid.routing.records import ConnectorRecord
 from qasid.routing.repository import RoutingRepository
+from qasid.webhooks.service import as_standard_secret
 
 log = structlog.get_logger(__name__)
 MAX_CLOCK_SKEW = 300  # seconds a Telegram callback's timestamp may be off
@@ -189,4 +193,39 @@ async def smsapi_status(request: Request[Any, Any, Any], connector: FromPath[str
     return _text(200, "OK")
 
 
-handlers = [whatsapp_handshake, whatsapp_status, telegram_status, smsapi_status]
+@post("/webhooks/otpiq/{connector:str}", include_in_schema=False, status_code=200)
+async def otpiq_report(request: Request[Any, Any, Any], connector: FromPath[str]) -> Response[str]:
+    """An upstream's delivery report in OTPIQ's dialect: a ``message.status`` event signed with the
+    connector's ``callback_secret`` (Standard Webhooks), matched by its ``verification_id``."""
+    found = await _connector(request, "otpiq", connector)
+    if found is None:
+        return _text(404, "no such connector")
+    record, config = found
+    if not config.callback_secret:
+        return _text(404, "this connector takes no reports")
+    body = await request.body()
+    try:
+        event = Webhook(as_standard_secret(config.callback_secret)).verify(body, dict(request.headers))
+    except WebhookVerificationError:
+        log.warning("otpiq report with a bad signature refused", connector=record.name)
+        return _text(401, "bad signature")
+    data = event.get("data") if isinstance(event, dict) else None
+    if not isinstance(data, dict) or event.get("type") != "message.status" or not data.get("verification_id"):
+        return _text(400, "not a message.status event of a verification")
+    moved = upstream_otpiq.STATUSES.get(str(data.get("status")))
+    if moved is not None:
+        said = str(data.get("error_code") or data.get("status"))
+        code = None if moved == MessageStatus.DELIVERED else said
+        report = DeliveryReport(
+            record.id,
+            str(data["verification_id"]),
+            moved,
+            code,
+            body.decode(errors="replace"),
+            datetime.now(UTC),
+        )
+        await WriterReportSink(services(request).writer).deliver([report])
+    return _text(200, "ok")
+
+
+handlers = [whatsapp_handshake, whatsapp_status, telegram_status, smsapi_status, otpiq_report]

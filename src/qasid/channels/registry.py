@@ -36,6 +36,8 @@ BUILTIN = (
     "qasid.channels.telegram.connector",
     "qasid.channels.upstream.smsapi",
     "qasid.channels.upstream.standingtech",
+    "qasid.channels.upstream.otpiq",
+    "qasid.channels.upstream.fullsms",
 )
 
 

@@ -181,6 +181,48 @@ def add_standingtech(
     typer.echo(record.id)
 
 
+@add.command("otpiq")
+def add_otpiq(
+    name: str,
+    *,
+    base_url: Annotated[str, typer.Option(help="the API's address, e.g. https://api.otpiq.com/api")],
+    key: Annotated[str, typer.Option(prompt=True, hide_input=True, help="the API key of our account there")],
+    provider: Annotated[
+        str, typer.Option(help="OTPIQ's provider option: whatsapp, whatsapp-sms, ...")
+    ] = "whatsapp",
+    callback_url: Annotated[
+        str | None, typer.Option(help="this gateway's public /webhooks/otpiq/NAME, for delivery reports")
+    ] = None,
+    callback_secret: Annotated[
+        str | None, typer.Option(help="24+ characters that sign the reports (with --callback-url)")
+    ] = None,
+) -> None:
+    """An upstream in OTPIQ's dialect, another Qasid's /otpiq included: verification codes on the
+    whatsapp channel (docs/migrating/otpiq.md). The key is asked for, stored, never shown."""
+    config = {"base_url": base_url, "key": key, "provider": provider, "callback_url": callback_url,
+              "callback_secret": callback_secret}  # fmt: skip
+    with transaction() as conn:
+        record = service.add_connector(conn, "otpiq", name, config, now())
+    typer.echo(record.id)
+
+
+@add.command("fullsms")
+def add_fullsms(
+    name: str,
+    *,
+    base_url: Annotated[str, typer.Option(help="the API's address, e.g. https://api.fullsms.com")],
+    key: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="the API token of our account there")
+    ],
+) -> None:
+    """An upstream in FullSMS's dialect, another Qasid's /fullsms included. FullSMS reports no
+    delivery: its messages stay sent until they expire (docs/migrating/fullsms.md). The token is
+    asked for, stored, never shown."""
+    with transaction() as conn:
+        record = service.add_connector(conn, "fullsms", name, {"base_url": base_url, "key": key}, now())
+    typer.echo(record.id)
+
+
 @connectors.command("set")
 def set_connector(
     connector: Annotated[str, typer.Argument(help="name or id")],

@@ -118,6 +118,7 @@ def message_statuses(conn: Connection, changes: Sequence[tuple[str, MessageStatu
             "status": status.value,
             "error_code": None if status == MessageStatus.DELIVERED else row.error_code,
             "client_ref": row.client_ref,
+            "verification_id": row.verification_id,  # set when the message carries a verification's code
         }
         callback = Callback.decode(row.callback) if row.callback else None
         final = status in FINAL

@@ -50,7 +50,7 @@ _IDS = {
 }
 _MESSAGE_SUBJECTS = {
     dialect: "SELECT messages.id, messages.account_id, messages.batch_id, messages.recipient, "  # noqa: S608 - our names
-    "messages.error_code, batches.channel, batches.client_ref, batches.callback "
+    "messages.error_code, batches.channel, batches.client_ref, batches.callback, batches.verification_id "
     f"FROM {ids} JOIN batches ON batches.id = messages.batch_id "
     "WHERE batches.callback IS NOT NULL OR messages.account_id IN "
     f"(SELECT account_id FROM webhook_endpoints WHERE {_LIVE} AND events LIKE {pattern})"

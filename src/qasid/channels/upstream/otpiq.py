@@ -1,0 +1,129 @@
+"""An upstream in OTPIQ's dialect (seed ``002``): kind ``otpiq``, for the ``whatsapp`` channel.
+
+OTPIQ sends verification codes, not texts, so the connector carries the channel whose messages are
+always codes: a verification's WhatsApp send goes as ``POST {base_url}/sms`` with ``phoneNumber``,
+``smsType: verification``, the code as ``verificationCode``, the sender as ``senderId`` and
+``provider`` from the configuration (``whatsapp`` by default; ``whatsapp-sms`` lets OTPIQ fall back
+on its side). The answer's ``smsId`` is the carrier id.
+
+Delivery reports: with ``callback_url`` (this gateway's public ``/webhooks/otpiq/{connector}``) and
+``callback_secret``, each send asks for a ``deliveryReport`` of final states. The seed does not show
+OTPIQ's report body; the receiver takes the one a Qasid upstream sends, a ``message.status`` event
+signed by the Standard Webhooks scheme with the secret, and matches it by ``verification_id`` (the
+``smsId``). A report in another shape gets a 400 and changes nothing; without reports, the message
+stays sent until its validity ends (docs/migrating/otpiq.md).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import httpx
+import msgspec
+from msgspec import Meta
+
+from qasid.channels.base import Connector, Context, Outbound, PermanentError, Submitted, TransientError
+from qasid.channels.registry import ConnectorKind, register
+from qasid.domain.states import MessageStatus
+
+KIND = "otpiq"
+# A Qasid upstream's final message states -> the state they report.
+STATUSES = {
+    "delivered": MessageStatus.DELIVERED,
+    "partially_delivered": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "expired": MessageStatus.EXPIRED,
+    "failed": MessageStatus.REJECTED,
+    "rejected": MessageStatus.REJECTED,
+    "canceled": MessageStatus.REJECTED,
+}
+_TRANSIENT_STATUSES = frozenset({402, 408, 425, 429})
+Provider = Literal[
+    "whatsapp", "whatsapp-sms", "whatsapp-telegram-sms", "sms", "telegram", "telegram-sms", "auto"
+]
+
+
+class OtpiqConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    base_url: Annotated[str, Meta(pattern=r"^https?://", description="e.g. https://api.otpiq.com/api")]
+    key: Annotated[str, Meta(min_length=1, description="the API key (Bearer) of Qasid's account there")]
+    provider: Provider = "whatsapp"
+    callback_url: (
+        Annotated[str, Meta(pattern=r"^https?://", description="this gateway's public /webhooks/otpiq/NAME")]
+        | None
+    ) = None
+    callback_secret: (
+        Annotated[str, Meta(min_length=24, description="signs the reports the upstream sends back")] | None
+    ) = None
+    timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 10.0
+
+    def __post_init__(self) -> None:
+        if (self.callback_url is None) != (self.callback_secret is None):
+            raise ValueError("callback_url and callback_secret go together")
+
+
+class OtpiqConnector(Connector):
+    kind = KIND
+
+    def __init__(self, connector_id: str, name: str, config: OtpiqConfig) -> None:
+        super().__init__(connector_id, name)
+        self.config = config
+        self._http: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._http = httpx.AsyncClient(
+            timeout=self.config.timeout_seconds, headers={"Authorization": f"Bearer {self.config.key}"}
+        )
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def submit(self, message: Outbound) -> Submitted:
+        if message.code is None:
+            raise PermanentError("NOT_A_CODE", "OTPIQ sends verification codes only")
+        if self._http is None:
+            raise TransientError("NOT_STARTED", "the connector is not started")
+        body: dict[str, Any] = {
+            "phoneNumber": message.recipient.removeprefix("+"),
+            "smsType": "verification",
+            "verificationCode": message.code.code,
+            "senderId": message.sender,
+            "provider": self.config.provider,
+        }
+        if self.config.callback_url and self.config.callback_secret:
+            body["deliveryReport"] = {
+                "webhookUrl": self.config.callback_url,
+                "deliveryReportType": "final",
+                "webhookSecret": self.config.callback_secret,
+            }
+        try:
+            response = await self._http.post(self.config.base_url.rstrip("/") + "/sms", json=body)
+        except httpx.HTTPError as exc:
+            raise TransientError("NETWORK", f"OTPIQ could not be reached: {exc!r}") from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        answer = answer if isinstance(answer, dict) else {}
+        said = str(answer.get("message") or response.text[:200] or f"HTTP {response.status_code}")
+        if response.status_code >= 500 or response.status_code in _TRANSIENT_STATUSES:
+            raise TransientError(f"HTTP_{response.status_code}", said)
+        if response.status_code >= 400 or not answer.get("smsId"):
+            raise PermanentError(str(answer.get("code") or f"HTTP_{response.status_code}"), said)
+        return Submitted((str(answer["smsId"]),))
+
+
+def _build(connector_id: str, name: str, config: Any, _context: Context) -> Connector:
+    return OtpiqConnector(connector_id, name, config)
+
+
+register(
+    ConnectorKind(
+        name=KIND,
+        channel="whatsapp",
+        config_type=OtpiqConfig,
+        factory=_build,
+        description="an upstream in OTPIQ's dialect (or a Qasid's /otpiq): verification codes",
+        secrets=("key", "callback_secret"),
+    )
+)
