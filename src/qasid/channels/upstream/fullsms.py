@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 import msgspec
 from msgspec import Meta
 
 from qasid.channels.base import Connector, Context, Outbound, PermanentError, Submitted, TransientError
 from qasid.channels.registry import ConnectorKind, register
+from qasid.channels.upstream import HttpUpstream
 
 KIND = "fullsms"
-_TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
 class FullSmsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -32,27 +31,16 @@ class FullSmsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 10.0
 
 
-class FullSmsConnector(Connector):
+class FullSmsConnector(HttpUpstream):
     kind = KIND
+    what = "FullSMS"
 
     def __init__(self, connector_id: str, name: str, config: FullSmsConfig) -> None:
-        super().__init__(connector_id, name)
+        headers = {"Authorization": f"Bearer {config.key}", "Accept": "application/json"}
+        super().__init__(connector_id, name, timeout=config.timeout_seconds, headers=headers)
         self.config = config
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=self.config.timeout_seconds,
-            headers={"Authorization": f"Bearer {self.config.key}", "Accept": "application/json"},
-        )
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
 
     async def submit(self, message: Outbound) -> Submitted:
-        if self._http is None:
-            raise TransientError("NOT_STARTED", "the connector is not started")
         body = {
             "to_numbers": [message.recipient.removeprefix("+")],
             "from": message.sender.removeprefix("+"),
@@ -60,21 +48,11 @@ class FullSmsConnector(Connector):
         }
         url = self.config.base_url.rstrip("/") + "/messages/send/to_numbers"
         try:
-            response = await self._http.post(url, json=body)
-        except httpx.HTTPError as exc:
-            raise TransientError("NETWORK", f"FullSMS could not be reached: {exc!r}") from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
-        answer = answer if isinstance(answer, dict) else {}
-        said = str(answer.get("message") or response.text[:200] or f"HTTP {response.status_code}")
-        if response.status_code >= 500 or response.status_code in _TRANSIENT_STATUSES:
-            raise TransientError(f"HTTP_{response.status_code}", said)
-        if answer.get("reason") == "balance_low":  # no credit there: retried, or the next route
-            raise TransientError("BALANCE_LOW", said)
-        if response.status_code >= 400:
-            raise PermanentError(f"HTTP_{response.status_code}", said)
+            answer = await self.call("POST", url, json=body)
+        except PermanentError as refused:
+            if "balance" in refused.detail.lower():  # FullSMS's 422 balance_low: no credit there
+                raise TransientError("BALANCE_LOW", refused.detail) from None
+            raise
         if not answer.get("total_sent") or not answer.get("campaign_id"):
             raise PermanentError("INVALID", f"FullSMS did not take the number: {str(answer)[:200]}")
         return Submitted((str(answer["campaign_id"]),))

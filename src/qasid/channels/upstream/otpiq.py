@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import httpx
 import msgspec
 from msgspec import Meta
 
-from qasid.channels.base import Connector, Context, Outbound, PermanentError, Submitted, TransientError
+from qasid.channels.base import Connector, Context, Outbound, PermanentError, Submitted
 from qasid.channels.registry import ConnectorKind, register
+from qasid.channels.upstream import HttpUpstream
 from qasid.domain.states import MessageStatus
 
 KIND = "otpiq"
@@ -37,7 +37,6 @@ STATUSES = {
     "rejected": MessageStatus.REJECTED,
     "canceled": MessageStatus.REJECTED,
 }
-_TRANSIENT_STATUSES = frozenset({402, 408, 425, 429})
 Provider = Literal[
     "whatsapp", "whatsapp-sms", "whatsapp-telegram-sms", "sms", "telegram", "telegram-sms", "auto"
 ]
@@ -61,28 +60,18 @@ class OtpiqConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("callback_url and callback_secret go together")
 
 
-class OtpiqConnector(Connector):
+class OtpiqConnector(HttpUpstream):
     kind = KIND
+    what = "OTPIQ"
 
     def __init__(self, connector_id: str, name: str, config: OtpiqConfig) -> None:
-        super().__init__(connector_id, name)
+        headers = {"Authorization": f"Bearer {config.key}"}
+        super().__init__(connector_id, name, timeout=config.timeout_seconds, headers=headers)
         self.config = config
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=self.config.timeout_seconds, headers={"Authorization": f"Bearer {self.config.key}"}
-        )
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
 
     async def submit(self, message: Outbound) -> Submitted:
         if message.code is None:
             raise PermanentError("NOT_A_CODE", "OTPIQ sends verification codes only")
-        if self._http is None:
-            raise TransientError("NOT_STARTED", "the connector is not started")
         body: dict[str, Any] = {
             "phoneNumber": message.recipient.removeprefix("+"),
             "smsType": "verification",
@@ -96,20 +85,9 @@ class OtpiqConnector(Connector):
                 "deliveryReportType": "final",
                 "webhookSecret": self.config.callback_secret,
             }
-        try:
-            response = await self._http.post(self.config.base_url.rstrip("/") + "/sms", json=body)
-        except httpx.HTTPError as exc:
-            raise TransientError("NETWORK", f"OTPIQ could not be reached: {exc!r}") from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
-        answer = answer if isinstance(answer, dict) else {}
-        said = str(answer.get("message") or response.text[:200] or f"HTTP {response.status_code}")
-        if response.status_code >= 500 or response.status_code in _TRANSIENT_STATUSES:
-            raise TransientError(f"HTTP_{response.status_code}", said)
-        if response.status_code >= 400 or not answer.get("smsId"):
-            raise PermanentError(str(answer.get("code") or f"HTTP_{response.status_code}"), said)
+        answer = await self.call("POST", self.config.base_url.rstrip("/") + "/sms", json=body)
+        if not answer.get("smsId"):
+            raise PermanentError("NO_SMS_ID", f"the answer named no smsId: {str(answer)[:200]}")
         return Submitted((str(answer["smsId"]),))
 
 

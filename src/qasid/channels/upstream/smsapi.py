@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 import msgspec
 from msgspec import Meta
 
-from qasid.channels.base import Connector, Context, Outbound, PermanentError, Submitted, TransientError
+from qasid.channels.base import Connector, Context, Outbound, PermanentError, Submitted
 from qasid.channels.registry import ConnectorKind, register
+from qasid.channels.upstream import HttpUpstream
 from qasid.domain.states import MessageStatus
 
 KIND = "smsapi"
@@ -33,7 +33,6 @@ STATUSES = {
     "2": MessageStatus.UNDELIVERED,
     "4": MessageStatus.REJECTED,
 }
-_TRANSIENT_STATUSES = frozenset({402, 408, 425, 429})
 
 
 class SmsApiConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -48,59 +47,27 @@ class SmsApiConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 10.0
 
 
-class SmsApiConnector(Connector):
+class SmsApiConnector(HttpUpstream):
     kind = KIND
 
     def __init__(self, connector_id: str, name: str, config: SmsApiConfig) -> None:
-        super().__init__(connector_id, name)
+        super().__init__(connector_id, name, timeout=config.timeout_seconds, headers={})
         self.config = config
-        self._http: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        self._http = httpx.AsyncClient(timeout=self.config.timeout_seconds)
-
-    async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
 
     async def submit(self, message: Outbound) -> Submitted:
-        if self._http is None:
-            raise TransientError("NOT_STARTED", "the connector is not started")
         form = {
             "key": self.config.key,
             "brandID": message.sender,
             "numbers": message.recipient.removeprefix("+"),
             "text": message.text,
         }
-        try:
-            response = await self._http.post(self.config.base_url.rstrip("/") + "/send", data=form)
-        except httpx.HTTPError as exc:
-            raise TransientError("NETWORK", f"the upstream could not be reached: {exc!r}") from None
-        answer = _json(response)
-        if response.status_code >= 500 or response.status_code in _TRANSIENT_STATUSES:
-            raise TransientError(f"HTTP_{response.status_code}", _said(answer, response))
-        if response.status_code >= 400:
-            raise PermanentError(
-                str(answer.get("code") or f"HTTP_{response.status_code}"), _said(answer, response)
-            )
+        answer = await self.call("POST", self.config.base_url.rstrip("/") + "/send", data=form)
         taken = answer.get("messages") or []
         if taken and isinstance(taken[0], dict) and taken[0].get("smsID"):
             return Submitted((str(taken[0]["smsID"]),))
         refused = (answer.get("invalid") or [{}])[0]
         reason = str(refused.get("reason") or "REFUSED") if isinstance(refused, dict) else "REFUSED"
-        raise PermanentError(reason.upper(), _said(answer, response))
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        found = response.json()
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def _said(answer: dict[str, Any], response: httpx.Response) -> str:
-    return str(answer.get("message") or response.text[:200] or f"HTTP {response.status_code}")
+        raise PermanentError(reason.upper(), str(answer)[:200])
 
 
 def _build(connector_id: str, name: str, config: Any, _context: Context) -> Connector:

@@ -20,7 +20,6 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import httpx
 import msgspec
 import structlog
 from msgspec import Meta
@@ -37,6 +36,7 @@ from qasid.channels.base import (
     TransientError,
 )
 from qasid.channels.registry import ConnectorKind, register
+from qasid.channels.upstream import HttpUpstream
 from qasid.domain.states import MessageStatus
 
 log = structlog.get_logger(__name__)
@@ -52,7 +52,6 @@ FINAL_WORDS = {
     "rejected": MessageStatus.REJECTED,
     "cancelled": MessageStatus.REJECTED,
 }
-_TRANSIENT_STATUSES = frozenset({402, 408, 425, 429})
 
 
 class StandingTechConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -68,11 +67,13 @@ class StandingTechConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 10.0
 
 
-class StandingTechConnector(Connector):
+class StandingTechConnector(HttpUpstream):
     kind = KIND
+    what = "StandingTech"
 
     def __init__(self, connector_id: str, name: str, config: StandingTechConfig, context: Context) -> None:
-        super().__init__(connector_id, name)
+        headers = {"Authorization": f"Bearer {config.key}", "Accept": "application/json"}
+        super().__init__(connector_id, name, timeout=config.timeout_seconds, headers=headers)
         self.config = config
         if context.open_parts is None:
             raise ValueError(
@@ -80,7 +81,6 @@ class StandingTechConnector(Connector):
             )
         self.open_parts: OpenParts = context.open_parts
         self.reports: ReportSink = context.reports
-        self._http: httpx.AsyncClient | None = None
         self._poller: asyncio.Task[None] | None = None
 
     @property
@@ -88,10 +88,7 @@ class StandingTechConnector(Connector):
         return self.config.base_url.rstrip("/") + "/api/v3/sms"
 
     async def start(self) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=self.config.timeout_seconds,
-            headers={"Authorization": f"Bearer {self.config.key}", "Accept": "application/json"},
-        )
+        await super().start()
         self._poller = asyncio.create_task(self._poll_forever(), name=f"standingtech-poll-{self.name}")
 
     async def stop(self) -> None:
@@ -99,8 +96,7 @@ class StandingTechConnector(Connector):
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        if self._http is not None:
-            await self._http.aclose()
+        await super().stop()
 
     async def submit(self, message: Outbound) -> Submitted:
         body = {
@@ -116,23 +112,11 @@ class StandingTechConnector(Connector):
             raise PermanentError("NO_UID", f"the answer named no message: {str(answer)[:200]}")
         return Submitted((str(report["uid"]),))
 
-    async def _call(self, method: str, url: str, **extra: Any) -> dict[str, Any]:
-        if self._http is None:
-            raise TransientError("NOT_STARTED", "the connector is not started")
-        try:
-            response = await self._http.request(method, url, **extra)
-        except httpx.HTTPError as exc:
-            raise TransientError("NETWORK", f"the upstream could not be reached: {exc!r}") from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
-        answer = answer if isinstance(answer, dict) else {}
-        said = str(answer.get("message") or response.text[:200] or f"HTTP {response.status_code}")
-        if response.status_code >= 500 or response.status_code in _TRANSIENT_STATUSES:
-            raise TransientError(f"HTTP_{response.status_code}", said)
-        if response.status_code >= 400 or answer.get("status") != "success":
-            raise PermanentError(f"HTTP_{response.status_code}", said)
+    async def _call(self, method: str, url: str, **request: Any) -> dict[str, Any]:
+        """``call``, and an answer whose ``status`` is not success is a refusal too."""
+        answer = await self.call(method, url, **request)
+        if answer.get("status") != "success":
+            raise PermanentError("NOT_SUCCESS", str(answer.get("message") or answer)[:200])
         return answer
 
     async def _poll_forever(self) -> None:
