@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from qasid.models import jobs, simulator_inbox
+from qasid.models import jobs, messages, simulator_inbox
+from qasid.outbox.records import JobKind, Lane
+from qasid.outbox.repository import JobRepository
 from qasid.routing import service as routing
 from qasid.routing.repository import RoutingRepository
-from tests.support import Customer, Operator, running_simulator, wait_for
+from tests.support import Customer, Operator, add_simulator, running_simulator, wait_for
 
 DELIVERS, REFUSED, UNDELIVERED, SILENT, REJECTED, THROTTLED = (f"+964770000000{n}" for n in range(1, 7))
 FINAL = {"delivered", "undelivered", "failed", "expired", "rejected", "partially_delivered", "canceled"}
@@ -227,3 +229,50 @@ class TestSimulatorInbox:
         ).json()
         assert [m["message_id"] for m in inbox] == [mine]
         assert inbox[0]["text"] == "Your code is 4821"
+
+
+class TestLanes:
+    def test_a_due_urgent_job_is_claimed_before_older_normal_ones(self, db):
+        now = datetime.now(UTC)
+        with db.write() as conn:
+            JobRepository(conn).add([
+                (JobKind.EXPIRE.value, None, now - timedelta(seconds=30), 0, now, Lane.NORMAL),
+                (JobKind.EXPIRE.value, None, now - timedelta(seconds=20), 0, now, Lane.NORMAL),
+                (JobKind.EXPIRE.value, None, now - timedelta(seconds=1), 0, now, Lane.URGENT),
+                (JobKind.EXPIRE.value, None, now + timedelta(seconds=60), 0, now, Lane.URGENT),  # not due
+            ])  # fmt: skip
+        with db.write() as conn:
+            first = JobRepository(conn).claim("wrk_a", now, 1)
+            rest = JobRepository(conn).claim("wrk_a", now, 10)
+        assert [j.run_at for j in first] == [now - timedelta(seconds=1)]
+        assert [j.run_at for j in rest] == [now - timedelta(seconds=30), now - timedelta(seconds=20)]
+
+    async def test_codes_go_in_the_urgent_lane_and_texts_in_the_normal_one(self, client, operator, db):
+        customer = operator.customer(senders_approved=("Qasid", "Brand"))
+        add_simulator(db)  # a route for SMS (the verification API checks there is one)
+        sale = {"to": "+9647701234567", "text": "Sale", "sender": "Qasid"}
+        text = await client.post("/v1/messages", json=sale, headers=customer.headers)
+        wanted = {"to": "+9647701234568", "sender": "Qasid"}
+        code = await client.post("/v1/verifications", json=wanted, headers=customer.headers)
+        smsapi = {
+            "key": customer.key,
+            "brandID": "Brand",
+            "otp": "true",
+            "numbers": "9647701234569",
+            "text": "1234",
+        }
+        otp = await client.get("/smsapi/send", params=smsapi)
+        assert [text.status_code, code.status_code, otp.status_code] == [202, 201, 200]
+        with db.read() as conn:
+            lanes = dict(
+                conn.execute(
+                    select(messages.c.recipient, jobs.c.lane).join(
+                        messages, messages.c.id == jobs.c.message_id
+                    )
+                ).all()
+            )
+        assert lanes == {
+            "+9647701234567": Lane.NORMAL,
+            "+9647701234568": Lane.URGENT,
+            "+9647701234569": Lane.URGENT,
+        }

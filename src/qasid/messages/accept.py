@@ -36,7 +36,7 @@ from qasid.messages.prepare import PreparedSend, drop_recipients
 from qasid.messages.repository import IdempotencyRepository, MessageRepository, StoredResponse
 from qasid.messages.schemas import SendMessageResponse
 from qasid.optout.service import refusals, refused_recipient
-from qasid.outbox.records import JobKind
+from qasid.outbox.records import JobKind, Lane
 from qasid.outbox.repository import JOBS_CHANNEL, JobRepository
 
 ACCEPTED_STATUS = 202
@@ -188,6 +188,7 @@ class _Acceptance:
                     send.batch.schedule_at or send.created_at,
                     0,
                     send.created_at,
+                    Lane.URGENT if send.urgent else Lane.NORMAL,
                 )
                 for send in self.accepted
                 for row in send.messages

@@ -60,6 +60,7 @@ class PreparedSend:
     request_hash: str | None = None
     created_at: datetime = field(default=datetime.min)
     stop_list: bool = True  # whether numbers that opted out are refused (the block-list always is)
+    urgent: bool = False  # its messages are dispatched before every other due one (one-time codes)
 
 
 def drop_recipients(send: PreparedSend, refused: dict[str, InvalidRecipient]) -> None:

@@ -55,7 +55,10 @@ class MessageService:
         *,
         idempotency_key: str | None = None,
         request_id: str | None = None,
+        urgent: bool = False,
     ) -> SendOutcome:
+        """Accept a send. ``urgent`` puts its messages before every other due one: for one-time codes
+        a dialect sends as texts (the key/brandID provider's ``otp=true``); verifications' are."""
         idempotency = None
         if idempotency_key is not None:
             # A repeat gets the first answer even if the same request would now be refused (a sender
@@ -69,6 +72,7 @@ class MessageService:
         prepared = await self.prepare(
             caller, request, datetime.now(UTC), idempotency=idempotency, request_id=request_id
         )
+        prepared.urgent = urgent
         outcome = await self.writer.submit(AcceptSend(prepared, self._idempotency_ttl))
         if not outcome.replayed:
             ACCEPTED.labels(channel=Channel.SMS.value).inc(len(prepared.messages))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -282,8 +283,11 @@ jobs = Table(
     C("claimed_by", String(40), nullable=True, index=True),  # a worker id while one holds it
     C("claimed_at", UTCDateTime(), nullable=True),
     _created(),
+    # 0: claimed before every job of lane 1 that is due (one-time codes); 1: everything else.
+    C("lane", SmallInteger, nullable=False, server_default="1"),
     Index(
         "ix_jobs_due",
+        "lane",
         "run_at",
         sqlite_where=text("claimed_by IS NULL"),
         postgresql_where=text("claimed_by IS NULL"),

@@ -28,7 +28,7 @@ from qasid.messages.schemas import SendMessageRequest
 from qasid.models import batches, messages
 from qasid.otp.codes import PLACEHOLDER
 from qasid.otp.repository import PENDING, VerificationRepository
-from qasid.outbox.records import JobKind
+from qasid.outbox.records import JobKind, Lane
 from qasid.outbox.repository import JobRepository
 from qasid.senders.service import rules
 from qasid.settings import Settings
@@ -56,7 +56,9 @@ def schedule(
 ) -> None:
     """A fallback job for the message that carries ``channel``'s send, if a channel follows it."""
     if channels.index(channel) + 1 < len(channels):
-        JobRepository(conn).add([(JobKind.FALLBACK.value, message_id, now + policy.timeout, 0, now)])
+        JobRepository(conn).add(
+            [(JobKind.FALLBACK.value, message_id, now + policy.timeout, 0, now, Lane.URGENT)]
+        )
 
 
 def fall_back(conn: Connection, message_id: str, now: datetime, policy: FallbackPolicy) -> str | None:
@@ -123,4 +125,5 @@ def _prepare(
     prepared.batch = prepared.batch._replace(
         body=body, verification_id=row["id"], callback=row["message_callback"]
     )
+    prepared.urgent = True  # a code: someone is waiting for it
     return prepared

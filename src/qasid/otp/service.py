@@ -602,6 +602,7 @@ class VerificationService:
         )
         prepared = await self.messages.prepare(caller, request, now, channel=Channel(channel))
         prepared.batch = prepared.batch._replace(body=body)
+        prepared.urgent = True  # a code: someone is waiting for it
         return prepared
 
     def _accepted(self) -> None:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class JobKind(StrEnum):
     DISPATCH = "dispatch"  # hand a message to a connector
     EXPIRE = "expire"  # end a sent message that was never reported on
     FALLBACK = "fallback"  # a verification's code was not delivered in time: try the next channel
+
+
+class Lane(IntEnum):
+    """Which due jobs are claimed first: all of lane 0 before any of lane 1."""
+
+    URGENT = 0  # one-time codes: the person is waiting for them
+    NORMAL = 1
 
 
 @dataclass(frozen=True, slots=True)

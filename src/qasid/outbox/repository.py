@@ -12,7 +12,7 @@ from qasid.db.bulk import bulk_insert, bulk_update, one_of
 from qasid.models import jobs, workers
 from qasid.outbox.records import Job, JobKind
 
-NEW_JOB_COLUMNS = ("kind", "message_id", "run_at", "attempts", "created_at")
+NEW_JOB_COLUMNS = ("kind", "message_id", "run_at", "attempts", "created_at", "lane")
 JOBS_CHANNEL = "qasid_jobs"  # PostgreSQL LISTEN/NOTIFY channel: new jobs were committed
 
 
@@ -26,24 +26,25 @@ class JobRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, rows: Sequence[tuple[str, str | None, datetime, int, datetime]]) -> None:
-        """New jobs: (kind, message_id, run_at, attempts, created_at)."""
+    def add(self, rows: Sequence[tuple[str, str | None, datetime, int, datetime, int]]) -> None:
+        """New jobs: (kind, message_id, run_at, attempts, created_at, lane)."""
         bulk_insert(self.conn, jobs, rows, NEW_JOB_COLUMNS)
 
     def claim(self, worker_id: str, now: datetime, limit: int) -> list[Job]:
         """Take up to ``limit`` due jobs for ``worker_id``: one statement, safe under concurrency
         (PostgreSQL skips rows another worker is claiming; SQLite holds the write lock)."""
         due = select(jobs.c.id).where(jobs.c.claimed_by.is_(None), jobs.c.run_at <= now)
-        due = due.order_by(jobs.c.run_at).limit(limit)
+        due = due.order_by(jobs.c.lane, jobs.c.run_at).limit(limit)  # urgent ones first
         if self.conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         statement = (
             update(jobs)
             .where(jobs.c.id.in_(due.scalar_subquery()))
             .values(claimed_by=worker_id, claimed_at=now)
-            .returning(jobs.c.id, jobs.c.kind, jobs.c.message_id, jobs.c.attempts, jobs.c.run_at)
+            .returning(jobs.c.id, jobs.c.kind, jobs.c.message_id, jobs.c.attempts, jobs.c.run_at, jobs.c.lane)
         )
-        return sorted((_job(row) for row in self.conn.execute(statement)), key=lambda job: job.run_at)
+        claimed = sorted(self.conn.execute(statement), key=lambda row: (row.lane, row.run_at))
+        return [_job(row) for row in claimed]
 
     def release(self, rows: Sequence[tuple[int, datetime, int, str | None]]) -> None:
         """Give jobs back to the queue: (id, run_at, attempts, last_error)."""

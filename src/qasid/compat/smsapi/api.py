@@ -5,8 +5,9 @@ query string, a form or a JSON object.
 The seed names the parameters but neither the path nor the answer, so both are Qasid's choice
 (docs/migrating/smsapi.md): ``{"status": "success", "messages": [{"smsID", "number"}], "invalid":
 [...], "cost", "balance"}``, or ``{"status": "error", "code", "message"}`` with the native HTTP
-status. ``brandID`` is the sender ID's name, or its id (``snd_...``). ``otp=true`` is accepted and
-recorded as the seed describes it, but Qasid has no priority queue yet: the message goes in turn.
+status. ``brandID`` is the sender ID's name, or its id (``snd_...``). ``otp=true`` sends it with the
+highest priority, as the seed says: its messages are dispatched before every other due one (the
+urgent lane, as verifications' codes are).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ async def send(request: Request[Any, Any, Any]) -> Response[Any]:
         "sender": await _sender(request, caller, _text(given, "brandID")),
         "stop_list": flag(given.get("stopList"), "stopList", default=True),
     }
-    flag(given.get("otp"), "otp", default=False)  # checked; see the module's note on priority
+    urgent = flag(given.get("otp"), "otp", default=False)  # sent before everything else that is due
     if when := given.get("sendTime"):
         at = local_time(str(when), runtime.settings.dialect_timezone, SEND_TIME_FORMATS, "sendTime")
         if at <= datetime.now(UTC):
@@ -76,7 +77,9 @@ async def send(request: Request[Any, Any, Any]) -> Response[Any]:
         send_request = msgspec.convert(native, SendMessageRequest)
     except msgspec.ValidationError as exc:
         raise body_error(exc) from None
-    outcome = await runtime.messages.send(caller, send_request, request_id=request_id_of(request.scope))
+    outcome = await runtime.messages.send(
+        caller, send_request, request_id=request_id_of(request.scope), urgent=urgent
+    )
     answer = _accepted.decode(outcome.body)
     return Response(
         {
