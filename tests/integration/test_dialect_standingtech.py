@@ -11,6 +11,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from qasid.api.app import create_app
+from qasid.settings import Settings
 from tests.support import Customer, Operator
 
 BASE = "/standingtech/api/v3/sms"
@@ -168,7 +169,9 @@ class TestView:
 
 async def test_a_dialect_switched_off_or_moved_follows_the_settings(settings, operator):
     customer = operator.customer(senders_approved=(SENDER,))
-    moved = settings.model_copy(update={"dialects": {**settings.dialects, "standingtech": "/bulk"}})
+    moved = settings.model_copy(
+        update={"dialects": Settings(dialects={"standingtech": "/bulk", "smsapi": None}).dialects}
+    )
     app = create_app(moved, role="api")
     async with (
         LifespanManager(app),
@@ -178,4 +181,5 @@ async def test_a_dialect_switched_off_or_moved_follows_the_settings(settings, op
             "/bulk/api/v3/sms/send", content=SINGLE.encode(), headers=seed_headers(customer)
         )
         gone = await http.post(f"{BASE}/send", content=SINGLE.encode(), headers=seed_headers(customer))
-    assert (there.status_code, gone.status_code) == (200, 404)
+        off = await http.get("/smsapi/send", params={"key": customer.key})
+    assert (there.status_code, gone.status_code, off.status_code) == (200, 404, 404)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -14,10 +14,31 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.types import ExceptionHandlersMap
 
-from qasid.api.problems import handle_unexpected
+from qasid.api.problems import body_error, handle_unexpected
 from qasid.errors import InvalidRequest, MalformedBody, NoValidRecipients, QasidError
 
 _json = msgspec.json.Decoder()
+_object = msgspec.json.Decoder(dict[str, Any])
+T = TypeVar("T")
+
+
+async def json_object(
+    request: Request[Any, Any, Any], *, said: str = "the body is not valid JSON"
+) -> dict[str, Any]:
+    """The body, a JSON object; or a 400 beginning with ``said``."""
+    try:
+        return _object.decode(await request.body())
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"{said}: {exc}") from None
+
+
+def native(values: dict[str, Any], into: type[T]) -> T:
+    """The native request ``values`` make, checked as the native API checks it (a 422 naming the
+    field at fault)."""
+    try:
+        return msgspec.convert(values, into)
+    except msgspec.ValidationError as exc:
+        raise body_error(exc) from None
 
 
 def invalid(field: str, detail: str, why: str) -> InvalidRequest:

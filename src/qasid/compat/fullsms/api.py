@@ -21,15 +21,13 @@ from qasid.accounts.schemas import AccountInfo
 from qasid.accounts.service import require_account
 from qasid.api.deps import authenticated, services
 from qasid.api.middleware import request_id_of
-from qasid.api.problems import body_error
 from qasid.campaigns.schemas import CreateCampaignRequest
-from qasid.compat.common import international, local_text, local_time, provider_number
+from qasid.compat.common import international, json_object, local_text, local_time, native, provider_number
 from qasid.compat.fullsms.errors import ERRORS, declined, sender_refused, unprocessable
 from qasid.domain.money import to_major
 from qasid.domain.phone import region_of
 from qasid.domain.templates import render
 from qasid.errors import (
-    MalformedBody,
     NotFound,
     NoValidRecipients,
     QasidError,
@@ -42,7 +40,6 @@ from qasid.templates.service import values_for
 
 SEND_AT = ("%Y-%m-%d %H:%M:%S",)
 MAX_BRAND_GSM, MAX_BRAND_UCS2 = 50, 12
-_object = msgspec.json.Decoder(dict[str, Any])
 _accepted = msgspec.json.Decoder(SendMessageResponse)
 # Native verification states in FullSMS's words.
 OTP_STATUS = {
@@ -52,13 +49,6 @@ OTP_STATUS = {
     "canceled": "canceled",
     "expired": "expired",
 }
-
-
-async def _body(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    try:
-        return _object.decode(await request.body())
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
 
 
 def _sender(given: Any) -> str:
@@ -187,7 +177,7 @@ async def to_lists(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """A campaign to the lists' contacts, now or at ``send_at``."""
     caller = await authenticated(request)
     runtime = services(request)
-    body = await _body(request)
+    body = await json_object(request)
     wanted = body.get("to_list_ids")
     if not isinstance(wanted, list) or not wanted:
         raise unprocessable("to_list_ids", "The to list ids field is required.")
@@ -198,14 +188,11 @@ async def to_lists(request: Request[Any, Any, Any]) -> dict[str, Any]:
     sender, content = _sender(body.get("from")), await _content(request, caller, body)
     content.pop("body", None)  # a template is filled per contact by the campaign
     start = _send_at(body, runtime.settings.dialect_timezone)
-    native: dict[str, Any] = {"name": f"FullSMS {datetime.now(UTC):%Y-%m-%d %H:%M:%S}", "sender": sender,
+    values: dict[str, Any] = {"name": f"FullSMS {datetime.now(UTC):%Y-%m-%d %H:%M:%S}", "sender": sender,
                               "lists": [str(i) for i in wanted], **content}  # fmt: skip
     if start is not None:
-        native["start_at"] = start
-    try:
-        campaign = msgspec.convert(native, CreateCampaignRequest)
-    except msgspec.ValidationError as exc:
-        raise body_error(exc) from None
+        values["start_at"] = start
+    campaign = native(values, CreateCampaignRequest)
     try:
         made = await runtime.campaigns.create(caller, campaign)
     except QasidError as exc:
@@ -218,7 +205,7 @@ async def to_numbers(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """One text to up to 500 numbers (a native send: ``campaign_id`` is its batch)."""
     caller = await authenticated(request)
     runtime = services(request)
-    body = await _body(request)
+    body = await json_object(request)
     wanted = body.get("to_numbers")
     if not isinstance(wanted, list) or not wanted:
         raise unprocessable("to_numbers", "The to numbers field is required.")
@@ -231,13 +218,10 @@ async def to_numbers(request: Request[Any, Any, Any]) -> dict[str, Any]:
                 f"to_numbers.{index}", "Given number is invalid or could not receive messages"
             )
     sender, text = _sender(body.get("from")), await _text(request, caller, body)
-    native: dict[str, Any] = {"to": [international(str(n)) for n in wanted], "text": text, "sender": sender}
+    values: dict[str, Any] = {"to": [international(str(n)) for n in wanted], "text": text, "sender": sender}
     if (start := _send_at(body, runtime.settings.dialect_timezone)) is not None:
-        native["schedule_at"] = start
-    try:
-        send = msgspec.convert(native, SendMessageRequest)
-    except msgspec.ValidationError as exc:
-        raise body_error(exc) from None
+        values["schedule_at"] = start
+    send = native(values, SendMessageRequest)
     try:
         outcome = await runtime.messages.send(caller, send, request_id=request_id_of(request.scope))
     except NoValidRecipients:
@@ -268,21 +252,18 @@ def _otp_id(body: dict[str, Any]) -> str:
 async def otp_create(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """A code Qasid makes, sent by SMS to ``to_number`` from ``from``, with ``brand`` in the text."""
     caller = await authenticated(request)
-    body = await _body(request)
+    body = await json_object(request)
     to = body.get("to_number")
     if not isinstance(to, str | int) or isinstance(to, bool) or not str(to).strip():
         raise unprocessable("to_number", "The to number field is required.", otp=True)
-    native: dict[str, Any] = {
+    values: dict[str, Any] = {
         "to": international(str(to)),
         "sender": _sender(body.get("from")),
         "channels": ["sms"],
     }
     if brand := body.get("brand"):
-        native["brand"] = _brand(brand)
-    try:
-        create = msgspec.convert(native, CreateVerificationRequest)
-    except msgspec.ValidationError as exc:
-        raise body_error(exc) from None
+        values["brand"] = _brand(brand)
+    create = native(values, CreateVerificationRequest)
     try:
         made = await services(request).verifications.create(caller, create)
     except QasidError as exc:
@@ -305,7 +286,7 @@ async def otp_verify(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Check ``code``: 3 wrong codes and the OTP is failed."""
     caller = await authenticated(request)
     runtime = services(request)
-    body = await _body(request)
+    body = await json_object(request)
     otp_id = _otp_id(body)
     given = body.get("code")
     if not isinstance(given, str | int) or isinstance(given, bool) or not str(given).strip():
@@ -336,7 +317,7 @@ async def _verification(request: Request[Any, Any, Any], caller: Any, otp_id: st
 @post("/otp/cancel", status_code=200, summary="Cancel OTP (FullSMS)")
 async def otp_cancel(request: Request[Any, Any, Any]) -> list[str]:
     caller = await authenticated(request)
-    body = await _body(request)
+    body = await json_object(request)
     otp_id = _otp_id(body)
     shown = await _verification(request, caller, otp_id)
     if shown.status != "pending":

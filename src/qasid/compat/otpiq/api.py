@@ -14,17 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from anyio import to_thread
 from litestar import Request, Router, post
 
 from qasid.accounts.schemas import AccountInfo
 from qasid.accounts.service import require_account
 from qasid.api.deps import authenticated, services
-from qasid.api.problems import body_error
-from qasid.compat.common import CodedErrors, international, invalid
+from qasid.compat.common import CodedErrors, international, invalid, json_object, native
 from qasid.domain.money import to_major
-from qasid.errors import MalformedBody
 from qasid.otp.schemas import CreateVerificationRequest
 
 TAG = "dialect: OTPIQ"
@@ -40,7 +37,6 @@ WORKFLOWS: dict[str, list[str] | None] = {
 REPORT_TYPES = ("all", "final")  # every state change of each message, or its final one
 CUSTOM_WHATSAPP = ("whatsappAccountId", "whatsappPhoneId", "templateName")
 MAX_SENDER = 11
-_object = msgspec.json.Decoder(dict[str, Any])
 
 
 def _text(body: dict[str, Any], field: str) -> str:
@@ -91,19 +87,16 @@ async def _request(
     code = _text(body, "verificationCode")
     if not code.isdigit() or not 4 <= len(code) <= 10:
         raise invalid("verificationCode", "Qasid sends codes of 4 to 10 digits", "4-10 digits")
-    native: dict[str, Any] = {
+    values: dict[str, Any] = {
         "to": international(_text(body, "phoneNumber")),
         "sender": await _sender(request, caller, body),
         "code": code,
     }
     if (workflow := WORKFLOWS[provider]) is not None:
-        native["channels"] = workflow
+        values["channels"] = workflow
     if (report := body.get("deliveryReport")) is not None:
-        native["message_callback"] = _delivery_report(report)
-    try:
-        return msgspec.convert(native, CreateVerificationRequest)
-    except msgspec.ValidationError as exc:
-        raise body_error(exc) from None
+        values["message_callback"] = _delivery_report(report)
+    return native(values, CreateVerificationRequest)
 
 
 def _delivery_report(report: Any) -> dict[str, Any]:
@@ -125,10 +118,7 @@ async def send_sms(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """OTPIQ's ``POST /api/sms``."""
     caller = await authenticated(request)
     runtime = services(request)
-    try:
-        body = _object.decode(await request.body())
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+    body = await json_object(request)
     made = await runtime.verifications.create(caller, await _request(request, caller, body))
     detail = await runtime.verifications.get(caller, made.id)
     first = detail.send_history[0].message_id

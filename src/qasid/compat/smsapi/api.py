@@ -20,13 +20,13 @@ from litestar import Request, Response, Router, route
 
 from qasid.api.deps import services
 from qasid.api.middleware import request_id_of
-from qasid.api.problems import body_error
 from qasid.compat.common import (
     CodedErrors,
     flag,
     international,
     invalid,
     local_time,
+    native,
     parameters,
     provider_number,
 )
@@ -61,7 +61,7 @@ async def send(request: Request[Any, Any, Any]) -> Response[Any]:
     runtime = services(request)
     caller = await runtime.authenticator.authenticate(key)
     numbers = [n for n in (international(p) for p in _text(given, "numbers").split(",")) if n]
-    native: dict[str, Any] = {
+    values: dict[str, Any] = {
         "to": numbers,
         "text": _text(given, "text"),
         "sender": await _sender(request, caller, _text(given, "brandID")),
@@ -72,11 +72,8 @@ async def send(request: Request[Any, Any, Any]) -> Response[Any]:
         at = local_time(str(when), runtime.settings.dialect_timezone, SEND_TIME_FORMATS, "sendTime")
         if at <= datetime.now(UTC):
             raise invalid("sendTime", "sendTime must be later than the current time", "in the past")
-        native["schedule_at"] = at
-    try:
-        send_request = msgspec.convert(native, SendMessageRequest)
-    except msgspec.ValidationError as exc:
-        raise body_error(exc) from None
+        values["schedule_at"] = at
+    send_request = native(values, SendMessageRequest)
     outcome = await runtime.messages.send(
         caller, send_request, request_id=request_id_of(request.scope), urgent=urgent
     )

@@ -14,17 +14,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import msgspec
 from litestar import Request, post
 
 from qasid.api.deps import authenticated, services
-from qasid.api.problems import body_error
-from qasid.compat.common import international, local_text, provider_number
+from qasid.compat.common import international, json_object, local_text, native, provider_number
 from qasid.compat.standingtech.codes import number_code
-from qasid.errors import InvalidRequest, MalformedBody
+from qasid.errors import InvalidRequest
 from qasid.otp.schemas import CreateVerificationRequest
 
-_object = msgspec.json.Decoder(dict[str, Any])
 CHANNELS = {"whatsapp": "whatsapp", "telegram": "telegram", "plain": "sms", "sms": "sms"}
 FALLBACKS = ("none", "sms", "whatsapp", "telegram")
 AFTER_WHATSAPP = ("none", "sms", "telegram")
@@ -87,17 +84,14 @@ def _request(body: dict[str, Any]) -> CreateVerificationRequest:
     lang = str(body.get("lang") or "en").strip().lower()
     if lang not in LANGUAGES:
         raise _refuse(1201, "lang", f"lang is one of {', '.join(LANGUAGES)}")
-    native = {
+    values = {
         "to": recipient,
         "sender": _sender(body),
         "channels": _channels(body),
         "code": code,
         "locale": lang,
     }
-    try:
-        return msgspec.convert(native, CreateVerificationRequest)
-    except msgspec.ValidationError as exc:
-        raise body_error(exc) from None
+    return native(values, CreateVerificationRequest)
 
 
 @post("/api/v4/sms/send", status_code=200, summary="Send an OTP (StandingTech v4)")
@@ -105,16 +99,12 @@ async def send_otp(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """StandingTech's ``POST /api/v4/sms/send``."""
     caller = await authenticated(request)
     runtime = services(request)
+    create = _request(await json_object(request, said="Invalid JSON format"))
     try:
-        body = _object.decode(await request.body())
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"Invalid JSON format: {exc}") from None
-    native = _request(body)
-    try:
-        made = await runtime.verifications.create(caller, native)
+        made = await runtime.verifications.create(caller, create)
     except InvalidRequest as exc:
         if any(e.get("field") == "to" for e in exc.extra.get("errors") or ()):
-            exc.extra["v4_code"] = number_code(native.to)
+            exc.extra["v4_code"] = number_code(create.to)
         raise
     zone = runtime.settings.dialect_timezone
     return {

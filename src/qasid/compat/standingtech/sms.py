@@ -20,14 +20,20 @@ from litestar.params import FromPath, QueryParameter
 
 from qasid.api.deps import authenticated, services
 from qasid.api.middleware import request_id_of
-from qasid.api.problems import body_error
-from qasid.compat.common import international, invalid, local_text, local_time, provider_number
+from qasid.compat.common import (
+    international,
+    invalid,
+    json_object,
+    local_text,
+    local_time,
+    native,
+    provider_number,
+)
 from qasid.domain.states import MessageStatus
-from qasid.errors import InvalidRequest, MalformedBody
+from qasid.errors import InvalidRequest
 from qasid.messages.reading import MessageQuery
 from qasid.messages.schemas import Message, SendMessageRequest, SendMessageResponse
 
-_object = msgspec.json.Decoder(dict[str, Any])
 _accepted = msgspec.json.Decoder(SendMessageResponse)
 TYPES = ("plain", "unicode")
 MAX_PER_PAGE = 100
@@ -67,17 +73,14 @@ def _request(body: dict[str, Any], zone: str) -> tuple[SendMessageRequest, bool]
         raise invalid(
             "type", f"Invalid Type {kind!r}: this API sends plain (or unicode) SMS", "plain or unicode"
         )
-    native: dict[str, Any] = {
+    values: dict[str, Any] = {
         "to": recipients,
         "text": _required(body, "message"),
         "sender": _required(body, "sender_id"),
     }
     if when := body.get("schedule_time"):
-        native["schedule_at"] = local_time(str(when), zone, SCHEDULE_FORMATS, "schedule_time")
-    try:
-        return msgspec.convert(native, SendMessageRequest), len(recipients) > 1
-    except msgspec.ValidationError as exc:
-        raise body_error(exc) from None
+        values["schedule_at"] = local_time(str(when), zone, SCHEDULE_FORMATS, "schedule_time")
+    return native(values, SendMessageRequest), len(recipients) > 1
 
 
 def report(message: Message, zone: str) -> dict[str, Any]:
@@ -105,22 +108,18 @@ async def send(request: Request[Any, Any, Any]) -> Response[Any]:
     caller = await authenticated(request)
     runtime = services(request)
     zone = runtime.settings.dialect_timezone
-    raw = await request.body()
-    try:
-        body = _object.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"Invalid JSON format: {exc}") from None
-    native, several = _request(body, zone)
-    outcome = await runtime.messages.send(caller, native, request_id=request_id_of(request.scope))
+    body = await json_object(request, said="Invalid JSON format")
+    send, several = _request(body, zone)
+    outcome = await runtime.messages.send(caller, send, request_id=request_id_of(request.scope))
     answer = _accepted.decode(outcome.body)
     now = datetime.now(UTC)
     reports = [
         report(
             Message(
                 id=m.id, batch_id=answer.batch_id, channel="sms", to=m.to, country=m.country,
-                operator=m.operator, sender=native.sender, text=native.text, encoding=m.encoding,
+                operator=m.operator, sender=send.sender, text=send.text, encoding=m.encoding,
                 segments=m.segments, price=m.price, currency=answer.currency, status=m.status,
-                error_code=None, client_ref=None, schedule_at=native.schedule_at, expires_at=now,
+                error_code=None, client_ref=None, schedule_at=send.schedule_at, expires_at=now,
                 created_at=now, updated_at=now,
             ),
             zone,
