@@ -32,7 +32,17 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from common import PYTHON, add_database_arguments, cpu_seconds, on_database, peak_rss_mib, seed, start, stop
+from common import (
+    PYTHON,
+    add_database_arguments,
+    cpu_seconds,
+    on_database,
+    peak_rss_mib,
+    postgres_cpu_seconds,
+    seed,
+    start,
+    stop,
+)
 from e2e import FAST_WORKER
 from qasid.db import Database
 from qasid.models import contacts, import_errors, list_members
@@ -49,6 +59,8 @@ class CampaignResult:
     delivered: int
     delivered_per_s: float
     peak_rss_mib: float
+    gateway_cpu_us: float  # per recipient, over the fan-out (deliveries meanwhile included)
+    postgres_cpu_us: float | None  # the same, every PostgreSQL process; None on SQLite
 
 
 @dataclass
@@ -116,8 +128,9 @@ def run(label: str, url: str, args: argparse.Namespace) -> tuple[ImportResult | 
                     return None, None
                 check(url, args.rows - bad, bad, target["id"], imported[1])
                 sent = fan_out(
-                    f"{label}, campaign", http, gateway.pid, target["id"], audience=args.rows - bad, args=args
-                )
+                    f"{label}, campaign", http, gateway.pid, target["id"], audience=args.rows - bad,
+                    on_postgres=url.startswith("postgresql"), args=args,
+                )  # fmt: skip
         finally:
             stop(gateway)
     return imported[0], sent
@@ -150,8 +163,16 @@ def import_file(
 
 
 def fan_out(
-    label: str, http: httpx.Client, pid: int, list_id: str, *, audience: int, args: argparse.Namespace
+    label: str,
+    http: httpx.Client,
+    pid: int,
+    list_id: str,
+    *,
+    audience: int,
+    on_postgres: bool,
+    args: argparse.Namespace,
 ) -> CampaignResult | None:
+    gateway_before, postgres_before = cpu_seconds(pid), postgres_cpu_seconds() if on_postgres else 0.0
     began = time.monotonic()
     made = http.post(
         "/v1/campaigns", json={"name": "All", "sender": "Bench", "text": "Sale today", "lists": [list_id]}
@@ -162,6 +183,8 @@ def fan_out(
     found = poll(http, "/v1/campaigns", lambda page: page["data"][0]["status"] == "done", args.timeout)
     found = found["data"][0] if found.get("data") else {}
     fanned = time.monotonic()
+    gateway_cpu = cpu_seconds(pid) - gateway_before
+    postgres_cpu = postgres_cpu_seconds() - postgres_before if on_postgres else None
     if found.get("status") != "done" or found.get("queued") != audience:
         print(f"# {label}: {found.get('queued')} of {audience} made, {found.get('status')!r}")
         return None
@@ -171,6 +194,7 @@ def fan_out(
     return CampaignResult(
         label, audience, fanned - began, audience / max(fanned - began, 1e-3), delivered,
         (delivered - window_start) / args.deliver_seconds, peak_rss_mib(pid),
+        1e6 * gateway_cpu / audience, None if postgres_cpu is None else 1e6 * postgres_cpu / audience,
     )  # fmt: skip
 
 
@@ -237,13 +261,14 @@ def main() -> None:
     )
     print(
         "| run | recipients | fan-out s | recipients/s | delivered in the window | delivered/s "
-        "| peak RSS MiB |"
+        "| peak RSS MiB | gateway CPU µs/recipient | PostgreSQL CPU µs/recipient |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for c in campaigns:
+        pg = "-" if c.postgres_cpu_us is None else f"{c.postgres_cpu_us:.0f}"
         print(f"| {c.label} | {c.recipients:,} | {c.fan_out_s:.1f} | {c.recipients_per_s:,.0f} | "
-              f"{c.delivered:,} | "
-              f"{c.delivered_per_s:,.0f} | {c.peak_rss_mib:.0f} |")  # fmt: skip
+              f"{c.delivered:,} | {c.delivered_per_s:,.0f} | {c.peak_rss_mib:.0f} | "
+              f"{c.gateway_cpu_us:.0f} | {pg} |")  # fmt: skip
 
 
 if __name__ == "__main__":

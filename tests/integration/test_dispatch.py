@@ -231,6 +231,27 @@ class TestSimulatorInbox:
         assert inbox[0]["text"] == "Your code is 4821"
 
 
+class TestOrphanJobs:
+    async def test_a_job_whose_message_is_gone_is_dropped_and_the_others_still_go(
+        self, gateway, operator, db
+    ):
+        """jobs.message_id has no foreign key (migration 0015), so the dispatcher must cope."""
+        http, app = gateway
+        customer = operator.customer(balance=1000, price=20)
+        now = datetime.now(UTC)
+        with db.write() as conn:
+            JobRepository(conn).add([(JobKind.DISPATCH.value, "msg_" + "0" * 32, now, 0, now, Lane.URGENT)])
+        message_id = (await send(http, customer, DELIVERS))["messages"][0]["id"]
+        await running_simulator(app, db)
+        assert (await final(http, customer, message_id))["status"] == "delivered"
+
+        def jobs_left():
+            with db.read() as conn:
+                return conn.execute(select(func.count()).select_from(jobs)).scalar_one() == 0
+
+        await wait_for(jobs_left, 5)
+
+
 class TestLanes:
     def test_a_due_urgent_job_is_claimed_before_older_normal_ones(self, db):
         now = datetime.now(UTC)

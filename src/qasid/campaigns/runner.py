@@ -205,7 +205,7 @@ class CampaignRunner:
                 repo.set(campaign["id"], now, claimed_by=None, claimed_at=None)
                 return 0, None
             sends = self._screened(conn, caller, chunk, stop_list=bool(campaign["stop_list"]))
-            for outcome in accept_sends(conn, sends):
+            for outcome in accept_sends(conn, sends, screened=True):
                 if isinstance(outcome, QasidError):
                     raise _Stop(f"{outcome.detail}; resume once that is mended")
             made = sum(len(s.messages) for s in sends)

@@ -66,17 +66,29 @@ class AcceptSend(WriteOp[SendOutcome]):
         return _Acceptance(conn, [op.prepared for op in ops], ops[0].idempotency_ttl).run()
 
 
-def accept_sends(conn: Connection, sends: list[PreparedSend]) -> list[SendOutcome | QasidError]:
+def accept_sends(
+    conn: Connection, sends: list[PreparedSend], *, screened: bool = False
+) -> list[SendOutcome | QasidError]:
     """Accept prepared sends inside another write op's transaction (a verification's SMS): the same
-    checks and rows as ``AcceptSend``, without idempotency keys."""
-    return _Acceptance(conn, sends, timedelta(0)).run()
+    checks and rows as ``AcceptSend``, without idempotency keys. ``screened``: the caller has already
+    taken out, in this transaction, the recipients the stop- and block-lists refuse (a campaign
+    chunk, which counts them by reason), so they are not looked up twice."""
+    return _Acceptance(conn, sends, timedelta(0), screened=screened).run()
 
 
 class _Acceptance:
-    def __init__(self, conn: Connection, sends: list[PreparedSend], idempotency_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        sends: list[PreparedSend],
+        idempotency_ttl: timedelta,
+        *,
+        screened: bool = False,
+    ) -> None:
         self.conn = conn
         self.sends = sends
         self.ttl = idempotency_ttl
+        self.screened = screened
         self.accounts: dict[str, RowMapping] = {}
         self.deltas: dict[str, int] = {}
         self.seen_keys: dict[tuple[str, str], StoredResponse] = {}  # keys used earlier in this batch
@@ -87,7 +99,7 @@ class _Acceptance:
         self.accounts = AccountRepository(self.conn).lock_for_update(
             [s.caller.account_id for s in self.sends]
         )
-        emptied = self._screen()
+        emptied = {} if self.screened else self._screen()
         outcomes = [self._decide(send, emptied.get(index)) for index, send in enumerate(self.sends)]
         self._write()
         return outcomes

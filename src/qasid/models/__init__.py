@@ -276,7 +276,10 @@ jobs = Table(
     metadata,
     C("id", AutoId, primary_key=True, autoincrement=True),
     C("kind", String(16), nullable=False),  # dispatch
-    C("message_id", String(40), ForeignKey("messages.id"), nullable=True, index=True),
+    # No foreign key: a job is transient work on a message written in the same transaction, and
+    # its check cost PostgreSQL ~5 µs a job, a lock on the message's row each (docs/performance.md,
+    # "Campaign fan-out"). A job whose message is gone is dropped when claimed.
+    C("message_id", String(40), nullable=True, index=True),
     C("run_at", UTCDateTime(), nullable=False),  # due time: now, the schedule time, or the next retry
     C("attempts", Integer, nullable=False),
     C("last_error", Text, nullable=True),
