@@ -34,6 +34,7 @@ from common import (
     end_load_once_accepted,
     on_database,
     peak_rss_mib,
+    postgres_cpu_seconds,
     seed,
     start,
     stop,
@@ -59,6 +60,7 @@ class Result:
     p99_ms: float | None
     peak_rss_mib: float
     cpu_ms_per_message: float
+    postgres_cpu_ms_per_message: float | None = None  # every PostgreSQL process; None on SQLite
 
 
 def messages_in(db: Database, status: str | None) -> int:
@@ -136,6 +138,8 @@ def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result |
     processes, base = start_layout(url, layout)
     try:
         cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+        on_postgres = url.startswith("postgresql")
+        postgres_before = postgres_cpu_seconds() if on_postgres else 0.0
         command = ["wrk", "-t1", f"-c{args.connections}", f"-d{int(args.timeout)}s", "-s",
                    str(HERE / "send.lua"), base]  # fmt: skip
         load = subprocess.Popen(
@@ -150,6 +154,7 @@ def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result |
             time.sleep(0.2)
         load.kill()
         cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
+        postgres_cpu = postgres_cpu_seconds() - postgres_before if on_postgres else None
         rss = sum(peak_rss_mib(p.pid) for p in processes)
         done = messages_in(db, awaited)
         if done < args.messages:
@@ -160,7 +165,9 @@ def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result |
         if layout == "accept":
             first, last = accept_times(db)
             rate = done / max((last - first).total_seconds(), 1e-3)
-            return Result(label, done, rate, None, None, None, rss, 1000 * cpu / done)
+            return Result(
+                label, done, rate, None, None, None, rss, 1000 * cpu / done, per(postgres_cpu, done)
+            )
         latencies, first, last_accept, last_delivery = timings(db)
     finally:
         for process in processes:
@@ -175,7 +182,13 @@ def run(label: str, url: str, layout: str, args: argparse.Namespace) -> Result |
         1000 * latencies[int(0.99 * (len(latencies) - 1))],
         rss,
         1000 * cpu / done,
+        per(postgres_cpu, done),
     )
+
+
+def per(seconds: float | None, messages: int) -> float | None:
+    """Milliseconds per message, or None where nothing was measured."""
+    return None if seconds is None else 1000 * seconds / messages
 
 
 def main() -> None:
@@ -202,8 +215,9 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     print(f"\n# e2e: {args.messages} single-recipient requests, wrk -t1 -c{args.connections}, "
           f"simulator without latency, {os.cpu_count()} CPUs, {when}")  # fmt: skip
     print("| run | messages | accepted/s | end to end/s | vs accepting alone | accept to delivered p50 ms "
-          "| p99 ms | peak RSS MiB (all processes) | CPU ms/message (all processes) |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| p99 ms | peak RSS MiB (all processes) | CPU ms/message (all processes) "
+          "| PostgreSQL CPU ms/message |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     baselines = {r.label.split(",")[0]: r.accept_per_s for r in results if r.e2e_per_s is None}
 
     def number(value: float | None, spec: str = ",.0f") -> str:
@@ -214,7 +228,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         ratio = r.e2e_per_s / base if base and r.e2e_per_s is not None else None
         cells = [r.label, str(r.messages), number(r.accept_per_s), number(r.e2e_per_s), number(ratio, ".2f"),
                  number(r.p50_ms), number(r.p99_ms), number(r.peak_rss_mib),
-                 number(r.cpu_ms_per_message, ".3f")]  # fmt: skip
+                 number(r.cpu_ms_per_message, ".3f"),
+                 number(r.postgres_cpu_ms_per_message, ".3f")]  # fmt: skip
         print("| " + " | ".join(cells) + " |")
 
 

@@ -31,7 +31,7 @@ from qasid.campaigns.runner import CampaignRunner
 from qasid.channels.base import Context
 from qasid.contacts.front import Contacts
 from qasid.contacts.importer import QUEUED, Importer
-from qasid.db import Database
+from qasid.db import Database, statistics
 from qasid.db.writer import GroupCommitWriter
 from qasid.domain import ids
 from qasid.inbound.reading import InboundService
@@ -156,9 +156,15 @@ class Worker:
                     cutoff = now - timedelta(hours=self.settings.idempotency_hours)
                     await self.writer.submit(PurgeIdempotency(cutoff))
                     self._purged = now
+                if not self.db.is_sqlite and (analyzed := await to_thread.run_sync(self._refresh_statistics)):
+                    log.info("refreshed PostgreSQL's statistics", tables=analyzed)
             except Exception as exc:  # noqa: BLE001 - upkeep must outlive a database outage
                 log.warning("worker upkeep failed", error=repr(exc))
             await asyncio.sleep(self.settings.heartbeat_seconds)
+
+    def _refresh_statistics(self) -> list[str]:
+        with self.db.write() as conn:
+            return statistics.refresh(conn)
 
     async def _listen(self) -> None:
         """PostgreSQL: wake the dispatcher (or the webhook sender) when any process commits new jobs

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         default="FULL", description="FULL makes every accepted message durable across power loss"
     )
     db_pool_size: int = Field(default=8, ge=1, description="connections for reads (PostgreSQL)")
+    postgres_random_page_cost: float = Field(
+        default=1.1,
+        ge=0,
+        description="random_page_cost for Qasid's own PostgreSQL sessions: 1.1 (SSDs, data in memory) "
+        "lets the planner look rows up by index where the server's default of 4 scans tables of tens "
+        "of thousands of rows; 0 keeps the server's setting",
+    )
 
     host: str = Field(default="127.0.0.1", description="address `qasid serve` listens on")
     port: int = Field(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from qasid.db import normalize_url
 from qasid.messages.repository import BatchRow, MessageRow
@@ -38,6 +39,27 @@ class TestMigrations:
         upgrade(database_url)
         assert {t.name for t in metadata.sorted_tables} <= tables(database_url)
         assert differences(database_url) == []
+
+
+class TestStorage:
+    def test_on_postgresql_message_pages_keep_room_for_hot_status_updates(self, database_url):
+        engine = create_engine(normalize_url(database_url))
+        try:
+            if engine.dialect.name != "postgresql":
+                pytest.skip("fillfactor is PostgreSQL's; SQLite has no HOT updates")
+            with engine.connect() as conn:
+                found = dict(
+                    conn.execute(
+                        text(
+                            "SELECT relname, array_to_string(reloptions, ',') FROM pg_class "
+                            "WHERE relname IN ('messages', 'message_parts') "
+                            "AND relnamespace = to_regnamespace(current_schema())"
+                        )
+                    ).all()
+                )
+        finally:
+            engine.dispose()
+        assert found == {"messages": "fillfactor=75", "message_parts": "fillfactor=75"}
 
 
 class TestRowShapes:

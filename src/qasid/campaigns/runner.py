@@ -45,7 +45,6 @@ from qasid.settings import Settings
 from qasid.templates.service import values_for
 
 log = structlog.get_logger(__name__)
-ANALYZE_EVERY = 200_000  # messages a campaign makes between refreshes of PostgreSQL's statistics
 
 
 class _Stop(Exception):
@@ -296,10 +295,3 @@ class CampaignRunner:
         if chunk.last:
             values["finished_at"] = now
         CampaignRepository(conn).set(campaign["id"], now, **values)
-        if conn.dialect.name == "postgresql" and (
-            chunk.last or values["queued"] // ANALYZE_EVERY > campaign["queued"] // ANALYZE_EVERY
-        ):
-            # A campaign grows the message tables faster than autovacuum's statistics follow, and
-            # PostgreSQL then plans the dispatch's lookups as scans (delivery fell from ~950/s after
-            # 300,000 recipients to ~200/s after a million): tell it what the tables hold now.
-            conn.exec_driver_sql("ANALYZE messages, batches, jobs")

@@ -224,7 +224,9 @@ batches = Table(
     C("campaign_id", String(40), nullable=True, index=True),  # set when a campaign made it
 )
 
-# One recipient of a batch. Kept narrow: a 500-recipient request writes 500 of these.
+# One recipient of a batch. Kept narrow: a 500-recipient request writes 500 of these. On PostgreSQL
+# its pages keep a quarter free (fillfactor 75, migration 0016) so that status updates, which change
+# no indexed column, are HOT: written beside the old version, with no new index entries.
 messages = Table(
     "messages",
     metadata,
@@ -338,7 +340,8 @@ routes = Table(
     _created(),
 )
 
-# A message as the carrier saw it: one row per part, with the carrier's id for it.
+# A message as the carrier saw it: one row per part, with the carrier's id for it (fillfactor 75 on
+# PostgreSQL, as for messages: its status is updated when the receipt comes).
 message_parts = Table(
     "message_parts",
     metadata,
