@@ -78,8 +78,10 @@ class Database:
         if not self.is_sqlite:
             # The hot path looks rows up by id from a JSON list of a hundred or so. With the server's
             # default random_page_cost (4, for spinning disks) PostgreSQL plans that as a scan of any
-            # table under a few tens of thousands of rows: ~0.4 ms of its CPU per message end to end
-            # on a new database (docs/performance.md). Only Qasid's own sessions are told otherwise.
+            # table under a few tens of thousands of rows, even with fresh statistics. With the
+            # statistics upkeep (qasid.db.statistics) this took PostgreSQL's CPU per message end to end
+            # on a new database from ~1 to ~0.55 ms (docs/performance.md). Only Qasid's own sessions
+            # are told otherwise.
             options = {}
             if random_page_cost:
                 given = make_url(self.url).query.get("options", "")  # e.g. a search_path of its own
