@@ -88,7 +88,7 @@ class TestRefresh:
 
     def test_nothing_happens_on_sqlite(self, db):
         if not db.is_sqlite:
-            pytest.skip("the SQLite case")
+            pytest.skip("this one checks that SQLite, which has no such statistics, is left alone")
         with db.write() as conn:
             assert statistics.refresh(conn, floor=0, fraction=0) == []
 

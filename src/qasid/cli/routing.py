@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import typer
@@ -24,6 +24,13 @@ add = typer.Typer(help="Add a connector of a kind.", no_args_is_help=True)
 connectors.add_typer(add, name="add")
 routes = typer.Typer(help="Which connector carries what.", no_args_is_help=True)
 simulator = typer.Typer(help="The built-in carrier simulator.", no_args_is_help=True)
+
+
+def _add_connector(kind: str, name: str, config: dict[str, Any]) -> None:
+    """Store a connector of ``kind`` (its config checked and its secrets sealed) and print its id."""
+    with transaction() as conn:
+        record = service.add_connector(conn, kind, name, config, now())
+    typer.echo(record.id)
 
 
 @add.command("simulator")
@@ -48,9 +55,7 @@ def add_simulator(
         undelivered_rate=undelivered_rate,
         seed=seed,
     )
-    with transaction() as conn:
-        record = service.add_connector(conn, "simulator", name, msgspec.to_builtins(config), now())
-    typer.echo(record.id)
+    _add_connector("simulator", name, msgspec.to_builtins(config))
 
 
 @add.command("smpp")
@@ -94,9 +99,7 @@ def add_smpp(
         "gsm_packed": gsm_packed, "long_messages": long_messages.value, "submit_id": submit_id.value,
         "receipt_id": receipt_id.value,
     }  # fmt: skip
-    with transaction() as conn:
-        record = service.add_connector(conn, "smpp", name, config, now())
-    typer.echo(record.id)
+    _add_connector("smpp", name, config)
 
 
 @add.command("whatsapp")
@@ -117,9 +120,7 @@ def add_whatsapp(
         "phone_number_id": phone_number_id, "token": token, "app_secret": app_secret,
         "verify_token": verify_token, "template": template, "api_version": api_version, "base_url": base_url,
     }  # fmt: skip
-    with transaction() as conn:
-        record = service.add_connector(conn, "whatsapp", name, config, now())
-    typer.echo(record.id)
+    _add_connector("whatsapp", name, config)
 
 
 @add.command("telegram")
@@ -140,9 +141,7 @@ def add_telegram(
         "token": token, "callback_url": callback_url, "check_send_ability": check_send_ability,
         "sender_username": sender_username, "base_url": base_url,
     }  # fmt: skip
-    with transaction() as conn:
-        record = service.add_connector(conn, "telegram", name, config, now())
-    typer.echo(record.id)
+    _add_connector("telegram", name, config)
 
 
 @add.command("smsapi")
@@ -159,9 +158,7 @@ def add_smsapi(
     provider this gateway's public /webhooks/smsapi/NAME as the callback URL, with the callback key
     (docs/migrating/smsapi.md). The keys are asked for, stored, never shown."""
     config = {"base_url": base_url, "key": key, "callback_key": callback_key}
-    with transaction() as conn:
-        record = service.add_connector(conn, "smsapi", name, config, now())
-    typer.echo(record.id)
+    _add_connector("smsapi", name, config)
 
 
 @add.command("standingtech")
@@ -176,9 +173,7 @@ def add_standingtech(
     callbacks: the connector asks after each open message (docs/migrating/standingtech.md). The key
     is asked for, stored, never shown."""
     config = {"base_url": base_url, "key": key, "poll_seconds": poll_seconds}
-    with transaction() as conn:
-        record = service.add_connector(conn, "standingtech", name, config, now())
-    typer.echo(record.id)
+    _add_connector("standingtech", name, config)
 
 
 @add.command("otpiq")
@@ -201,9 +196,7 @@ def add_otpiq(
     whatsapp channel (docs/migrating/otpiq.md). The key is asked for, stored, never shown."""
     config = {"base_url": base_url, "key": key, "provider": provider, "callback_url": callback_url,
               "callback_secret": callback_secret}  # fmt: skip
-    with transaction() as conn:
-        record = service.add_connector(conn, "otpiq", name, config, now())
-    typer.echo(record.id)
+    _add_connector("otpiq", name, config)
 
 
 @add.command("fullsms")
@@ -218,9 +211,7 @@ def add_fullsms(
     """An upstream in FullSMS's dialect, another Qasid's /fullsms included. FullSMS reports no
     delivery: its messages stay sent until they expire (docs/migrating/fullsms.md). The token is
     asked for, stored, never shown."""
-    with transaction() as conn:
-        record = service.add_connector(conn, "fullsms", name, {"base_url": base_url, "key": key}, now())
-    typer.echo(record.id)
+    _add_connector("fullsms", name, {"base_url": base_url, "key": key})
 
 
 @connectors.command("set")
