@@ -8,12 +8,21 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
+from qasid.accounts.records import Caller
 from qasid.billing import service as billing
+from qasid.billing.service import price_list
+from qasid.errors import InsufficientFunds
+from qasid.messages.accept import accept_chunk
+from qasid.messages.prepare import PreparedSend, SendCatalog, prepare_send
+from qasid.messages.repository import MessageRepository
+from qasid.messages.schemas import SendMessageRequest
 from qasid.models import messages, simulator_inbox
 from qasid.optout import service as optout
 from qasid.optout.records import ListKind
+from qasid.senders.service import rules
 from tests.receiver import running
 from tests.support import Customer, Operator, running_simulator, wait_for
 
@@ -246,3 +255,49 @@ class TestPacing:
         assert stuck["queued"] == 0
         assert resumed.status_code == 200
         assert done["queued"] == 3
+
+
+def chunk_of(db, settings, customer: Customer, count: int) -> list[PreparedSend]:
+    """One send of ``count`` recipients, prepared as the campaign runner prepares a chunk's."""
+    account = customer.account
+    with db.read() as conn:
+        catalog = SendCatalog(price_list(conn, account.id, account.currency), rules(conn, account.id))
+    caller = Caller(account.id, "campaign", account.currency, account.default_region, account.payment_type)
+    request = SendMessageRequest(to=[f"0770200{n:04d}" for n in range(count)], text="Sale", sender="Qasid")
+    return [prepare_send(caller, catalog, request, settings, datetime.now(UTC))]
+
+
+class TestChunkDebit:
+    def test_a_chunk_debits_once_and_writes_its_messages(self, settings, operator: Operator, db):
+        customer = operator.customer(balance=1_000, price=20)
+        with db.write() as conn:
+            accept_chunk(conn, chunk_of(db, settings, customer, 30))
+        with db.read() as conn:
+            made = conn.execute(select(func.count()).select_from(messages)).scalar_one()
+        assert made == 30
+        assert operator.account(customer.account.id).balance == 1_000 - 600
+
+    def test_the_account_is_not_held_while_a_chunk_is_written_and_what_it_spent_meanwhile_counts(
+        self, settings, operator: Operator, db, monkeypatch
+    ):
+        """While the chunk's rows are written, another transaction spends most of the money and
+        commits (it would time out on the account's row if the chunk held it); the chunk, checked
+        against the row once it locks it, is refused and leaves nothing behind."""
+        if db.is_sqlite:
+            pytest.skip("SQLite's write lock excludes every other writer for the whole transaction")
+        customer = operator.customer(balance=1_000, price=20)
+        written = MessageRepository.insert_messages
+
+        def insert_then_spend(self: MessageRepository, rows) -> None:
+            written(self, rows)
+            with db.write() as other:
+                other.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                billing.add_credit(other, operator.account(customer.account.id), -900, datetime.now(UTC))
+
+        monkeypatch.setattr(MessageRepository, "insert_messages", insert_then_spend)
+        with pytest.raises(InsufficientFunds, match="costs 600 IQD; 100 is available"), db.write() as conn:
+            accept_chunk(conn, chunk_of(db, settings, customer, 30))
+        with db.read() as conn:
+            made = conn.execute(select(func.count()).select_from(messages)).scalar_one()
+        assert made == 0
+        assert operator.account(customer.account.id).balance == 100

@@ -71,7 +71,10 @@ class AccountRepository:
 
     def lock_for_update(self, account_ids: Sequence[str]) -> dict[str, RowMapping]:
         """Read accounts and hold their rows until the transaction ends (SQLite: already exclusive)."""
-        query = _LOCK if self.conn.dialect.name != "sqlite" else _READ_MANY
+        return self.read_many(account_ids, lock=self.conn.dialect.name != "sqlite")
+
+    def read_many(self, account_ids: Sequence[str], *, lock: bool = False) -> dict[str, RowMapping]:
+        query = _LOCK if lock else _READ_MANY
         rows = self.conn.execute(query, {"ids": sorted(set(account_ids))}).mappings()
         return {row["id"]: row for row in rows}
 

@@ -5,7 +5,7 @@ in a thread of its own (filling templates and pricing thousands of recipients is
 not hold up the event loop): the campaign's numbers first, then its lists' contacts by id, each once.
 Recipients on the stop-list (unless the campaign skips it) or a block-list are skipped and counted;
 a recipient in quiet hours gets its message held until they end (a scheduled message). The rest
-become messages through ``accept_sends``, exactly as a send request's do (priced, charged, with a
+become messages through ``accept_chunk``, as a send request's do (priced, charged, with a
 dispatch job each), in the transaction that also moves the campaign's cursor and counts: a chunk is
 wholly made or not at all, and a worker that dies leaves the cursor where the last chunk ended.
 When the money runs out the chunk is not made and the campaign pauses, saying so; resuming goes on.
@@ -35,7 +35,7 @@ from qasid.campaigns.repository import CampaignRepository
 from qasid.db import Database
 from qasid.domain.templates import render, variables
 from qasid.errors import NoValidRecipients, QasidError
-from qasid.messages.accept import accept_sends
+from qasid.messages.accept import accept_chunk
 from qasid.messages.prepare import PreparedSend, SendCatalog, drop_recipients, prepare_send
 from qasid.messages.schemas import SendMessageRequest
 from qasid.optout.records import ListKind
@@ -204,9 +204,10 @@ class CampaignRunner:
                 repo.set(campaign["id"], now, claimed_by=None, claimed_at=None)
                 return 0, None
             sends = self._screened(conn, caller, chunk, stop_list=bool(campaign["stop_list"]))
-            for outcome in accept_sends(conn, sends, screened=True):
-                if isinstance(outcome, QasidError):
-                    raise _Stop(f"{outcome.detail}; resume once that is mended")
+            try:
+                accept_chunk(conn, sends)
+            except QasidError as refused:
+                raise _Stop(f"{refused.detail}; resume once that is mended") from refused
             made = sum(len(s.messages) for s in sends)
             self._advance(conn, current, chunk, sends=sends, made=made, now=now, keep=keep)
             return made, repo.get(None, campaign["id"]) if keep else None

@@ -66,14 +66,24 @@ class AcceptSend(WriteOp[SendOutcome]):
         return _Acceptance(conn, [op.prepared for op in ops], ops[0].idempotency_ttl).run()
 
 
-def accept_sends(
-    conn: Connection, sends: list[PreparedSend], *, screened: bool = False
-) -> list[SendOutcome | QasidError]:
+def accept_sends(conn: Connection, sends: list[PreparedSend]) -> list[SendOutcome | QasidError]:
     """Accept prepared sends inside another write op's transaction (a verification's SMS): the same
-    checks and rows as ``AcceptSend``, without idempotency keys. ``screened``: the caller has already
-    taken out, in this transaction, the recipients the stop- and block-lists refuse (a campaign
-    chunk, which counts them by reason), so they are not looked up twice."""
-    return _Acceptance(conn, sends, timedelta(0), screened=screened).run()
+    checks and rows as ``AcceptSend``, without idempotency keys."""
+    return _Acceptance(conn, sends, timedelta(0)).run()
+
+
+def accept_chunk(conn: Connection, sends: list[PreparedSend]) -> None:
+    """Accept a campaign chunk's sends, all of them or none, inside the chunk's transaction; raises
+    the first refusal, and the caller rolls the chunk back. The caller has already taken out the
+    recipients the stop- and block-lists refuse (it counts them by reason), so they are not looked
+    up again. The account's row is read without a lock and locked only after the chunk's thousands
+    of rows are written, for the debit, which is checked again against the locked row: the chunk
+    does not hold up the account's other sends while it is written (on PostgreSQL the group-commit
+    writer, and every account's sends in its batch, waited on that lock for the whole chunk), and
+    what was spent meanwhile cannot be overdrawn."""
+    for outcome in _Acceptance(conn, sends, timedelta(0), chunk=True).run():
+        if isinstance(outcome, QasidError):
+            raise outcome
 
 
 class _Acceptance:
@@ -83,12 +93,12 @@ class _Acceptance:
         sends: list[PreparedSend],
         idempotency_ttl: timedelta,
         *,
-        screened: bool = False,
+        chunk: bool = False,
     ) -> None:
         self.conn = conn
         self.sends = sends
         self.ttl = idempotency_ttl
-        self.screened = screened
+        self.chunk = chunk
         self.accounts: dict[str, RowMapping] = {}
         self.deltas: dict[str, int] = {}
         self.seen_keys: dict[tuple[str, str], StoredResponse] = {}  # keys used earlier in this batch
@@ -96,12 +106,13 @@ class _Acceptance:
         self.idempotency_rows: list[dict[str, object]] = []
 
     def run(self) -> list[SendOutcome | QasidError]:
-        self.accounts = AccountRepository(self.conn).lock_for_update(
-            [s.caller.account_id for s in self.sends]
-        )
-        emptied = {} if self.screened else self._screen()
+        repo = AccountRepository(self.conn)
+        ids = [s.caller.account_id for s in self.sends]
+        self.accounts = repo.read_many(ids) if self.chunk else repo.lock_for_update(ids)
+        emptied = {} if self.chunk else self._screen()
         outcomes = [self._decide(send, emptied.get(index)) for index, send in enumerate(self.sends)]
-        self._write()
+        if not (self.chunk and any(isinstance(o, QasidError) for o in outcomes)):
+            self._write()
         return outcomes
 
     def _screen(self) -> dict[int, QasidError]:
@@ -139,14 +150,8 @@ class _Acceptance:
         if emptied is not None:
             return emptied
         balance = account["balance"] + self.deltas.get(account["id"], 0)
-        can_spend = available(account["payment_type"], balance, account["credit_limit"])
-        if send.total_cost > can_spend:
-            return InsufficientFunds(
-                f"this request costs {send.total_cost} {account['currency']}; {can_spend} is available",
-                required=send.total_cost,
-                available=can_spend,
-                currency=account["currency"],
-            )
+        if (short := _short(account, balance, send.total_cost)) is not None:
+            return short
         balance -= send.total_cost
         self.deltas[account["id"]] = self.deltas.get(account["id"], 0) - send.total_cost
         outcome = SendOutcome(ACCEPTED_STATUS, _render(send, account, balance))
@@ -210,7 +215,20 @@ class _Acceptance:
         IdempotencyRepository(self.conn).insert_many(self.idempotency_rows)
         if self.conn.dialect.name == "postgresql":  # wake the workers when this commits
             self.conn.exec_driver_sql(f"NOTIFY {JOBS_CHANNEL}")
+        if self.chunk:
+            self._check_locked()
         AccountRepository(self.conn).add_to_balances({k: v for k, v in self.deltas.items() if v}, now)
+
+    def _check_locked(self) -> None:
+        """A chunk's debits against its accounts' rows as they stand now, locked until it commits."""
+        locked = AccountRepository(self.conn).lock_for_update(list(self.deltas))
+        if len(locked) < len(self.deltas):
+            raise NotFound("the account no longer exists")
+        for account_id, row in locked.items():
+            if row["status"] != AccountStatus.ACTIVE:
+                raise AccountSuspended("this account is suspended")
+            if (short := _short(row, row["balance"], -self.deltas[account_id])) is not None:
+                raise short
 
 
 def replay(
@@ -223,6 +241,19 @@ def replay(
     if stored.request_hash != request_hash:
         return IdempotencyKeyReused("this Idempotency-Key was used with a different request body")
     return SendOutcome(stored.status_code, stored.response, replayed=True)
+
+
+def _short(account: RowMapping, balance: int, cost: int) -> InsufficientFunds | None:
+    """The refusal when ``cost`` does not fit what the account has available at ``balance``."""
+    can_spend = available(account["payment_type"], balance, account["credit_limit"])
+    if cost <= can_spend:
+        return None
+    return InsufficientFunds(
+        f"this request costs {cost} {account['currency']}; {can_spend} is available",
+        required=cost,
+        available=can_spend,
+        currency=account["currency"],
+    )
 
 
 def _reserve(send: PreparedSend) -> dict[str, object]:
