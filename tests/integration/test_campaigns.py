@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qasid.accounts.records import Caller
+from qasid.accounts.repository import AccountRepository
 from qasid.billing import service as billing
 from qasid.billing.service import price_list
 from qasid.errors import InsufficientFunds
@@ -280,9 +281,10 @@ class TestChunkDebit:
     def test_the_account_is_not_held_while_a_chunk_is_written_and_what_it_spent_meanwhile_counts(
         self, settings, operator: Operator, db, monkeypatch
     ):
-        """While the chunk's rows are written, another transaction spends most of the money and
-        commits (it would time out on the account's row if the chunk held it); the chunk, checked
-        against the row once it locks it, is refused and leaves nothing behind."""
+        """While the chunk's rows are written, another transaction locks the account's row as a send
+        request does, spends most of the money and commits (it would time out on the row if the chunk
+        held it, or if the keys of the chunk's rows, which share-lock it, kept it from locking); the
+        chunk, checked against the row once it locks it, is refused and leaves nothing behind."""
         if db.is_sqlite:
             pytest.skip("SQLite's write lock excludes every other writer for the whole transaction")
         customer = operator.customer(balance=1_000, price=20)
@@ -290,8 +292,9 @@ class TestChunkDebit:
 
         def insert_then_spend(self: MessageRepository, rows) -> None:
             written(self, rows)
-            with db.write() as other:
+            with db.write() as other:  # locked as a send request's group commit locks it
                 other.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                AccountRepository(other).lock_for_update([customer.account.id])
                 billing.add_credit(other, operator.account(customer.account.id), -900, datetime.now(UTC))
 
         monkeypatch.setattr(MessageRepository, "insert_messages", insert_then_spend)
