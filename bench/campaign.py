@@ -12,7 +12,9 @@ Part 2, the campaign. On the same gateway, a campaign of one text to that list (
 hours): the bench times its fan-out (from `POST /v1/campaigns` until it is `done`: every contact
 has its message, priced, charged and queued for dispatch), and then lets the simulator (no latency)
 deliver for --deliver-seconds, printing deliveries per second. Target: fan-out at 20,000
-recipients/s.
+recipients/s. Meanwhile a probe sends the same account's single messages through the API, --probe-rate
+a second on a connection of its own, and prints their latency: what a campaign's chunks cost the
+account's other sends (each chunk is one write transaction).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import argparse
 import json
 import os
 import random
+import statistics
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -61,6 +65,42 @@ class CampaignResult:
     peak_rss_mib: float
     gateway_cpu_us: float  # per recipient, over the fan-out (deliveries meanwhile included)
     postgres_cpu_us: float | None  # the same, every PostgreSQL process; None on SQLite
+    probe_ms: list[float]  # each probe send's latency during the fan-out
+
+
+class Probe(threading.Thread):
+    """Single-recipient sends by the campaign's account, ``rate`` a second, until stopped; their
+    latencies in ms. A send that fails stops the bench: the probe must not hide errors."""
+
+    def __init__(self, base: str, key: str, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.http = httpx.Client(base_url=base, timeout=30, headers={"authorization": f"Bearer {key}"})
+        self.period = 1 / rate if rate > 0 else 0.0
+        self.latencies: list[float] = []
+        self.failure: str | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        sent = 0
+        began = time.monotonic()
+        while self.period and not self.done.wait(max(0.0, began + sent * self.period - time.monotonic())):
+            start = time.perf_counter()
+            answer = self.http.post(
+                "/v1/messages", json={"to": [f"+9647809{sent:06d}"], "text": "Probe", "sender": "Bench"}
+            )
+            self.latencies.append(1000 * (time.perf_counter() - start))
+            if answer.status_code != 202:
+                self.failure = f"{answer.status_code} {answer.text[:200]}"
+                return
+            sent += 1
+
+    def stop(self) -> list[float]:
+        self.done.set()
+        self.join()
+        self.http.close()
+        if self.failure is not None:
+            raise SystemExit(f"# a probe send failed: {self.failure}")
+        return self.latencies
 
 
 @dataclass
@@ -127,9 +167,10 @@ def run(label: str, url: str, args: argparse.Namespace) -> tuple[ImportResult | 
                 if imported is None:
                     return None, None
                 check(url, args.rows - bad, bad, target["id"], imported[1])
+                probe = Probe(base, key, args.probe_rate)
                 sent = fan_out(
                     f"{label}, campaign", http, gateway.pid, target["id"], audience=args.rows - bad,
-                    on_postgres=url.startswith("postgresql"), args=args,
+                    on_postgres=url.startswith("postgresql"), probe=probe, args=args,
                 )  # fmt: skip
         finally:
             stop(gateway)
@@ -170,6 +211,7 @@ def fan_out(
     *,
     audience: int,
     on_postgres: bool,
+    probe: Probe,
     args: argparse.Namespace,
 ) -> CampaignResult | None:
     gateway_before, postgres_before = cpu_seconds(pid), postgres_cpu_seconds() if on_postgres else 0.0
@@ -178,11 +220,13 @@ def fan_out(
         "/v1/campaigns", json={"name": "All", "sender": "Bench", "text": "Sale today", "lists": [list_id]}
     )
     made.raise_for_status()
+    probe.start()
     # The list shows progress without counting the campaign's messages by state (the detail does,
     # and asking for that five times a second would load the database the bench measures).
     found = poll(http, "/v1/campaigns", lambda page: page["data"][0]["status"] == "done", args.timeout)
     found = found["data"][0] if found.get("data") else {}
     fanned = time.monotonic()
+    latencies = probe.stop()
     gateway_cpu = cpu_seconds(pid) - gateway_before
     postgres_cpu = postgres_cpu_seconds() - postgres_before if on_postgres else None
     if found.get("status") != "done" or found.get("queued") != audience:
@@ -195,6 +239,7 @@ def fan_out(
         label, audience, fanned - began, audience / max(fanned - began, 1e-3), delivered,
         (delivered - window_start) / args.deliver_seconds, peak_rss_mib(pid),
         1e6 * gateway_cpu / audience, None if postgres_cpu is None else 1e6 * postgres_cpu / audience,
+        latencies,
     )  # fmt: skip
 
 
@@ -233,6 +278,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--deliver-seconds", type=float, default=30, help="how long delivery is watched")
+    parser.add_argument(
+        "--probe-rate", type=float, default=10, help="single API sends a second during the fan-out (0: none)"
+    )
     add_database_arguments(parser)
     args = parser.parse_args()
     imports, campaigns = [], []
@@ -261,14 +309,22 @@ def main() -> None:
     )
     print(
         "| run | recipients | fan-out s | recipients/s | delivered in the window | delivered/s "
-        "| peak RSS MiB | gateway CPU µs/recipient | PostgreSQL CPU µs/recipient |"
+        "| peak RSS MiB | gateway CPU µs/recipient | PostgreSQL CPU µs/recipient "
+        "| probe sends | probe p50 / p99 / max ms |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for c in campaigns:
         pg = "-" if c.postgres_cpu_us is None else f"{c.postgres_cpu_us:.0f}"
         print(f"| {c.label} | {c.recipients:,} | {c.fan_out_s:.1f} | {c.recipients_per_s:,.0f} | "
               f"{c.delivered:,} | {c.delivered_per_s:,.0f} | {c.peak_rss_mib:.0f} | "
-              f"{c.gateway_cpu_us:.0f} | {pg} |")  # fmt: skip
+              f"{c.gateway_cpu_us:.0f} | {pg} | {len(c.probe_ms)} | {spread(c.probe_ms)} |")  # fmt: skip
+
+
+def spread(latencies: list[float]) -> str:
+    if len(latencies) < 2:
+        return "-"
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return f"{statistics.median(latencies):.0f} / {cuts[98]:.0f} / {max(latencies):.0f}"
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import openpyxl
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from qasid.channels.base import Inbound
+from qasid.contacts import importer
 from qasid.contacts.repository import ImportRepository
 from qasid.inbound.service import RecordInbound
 from tests.receiver import running
@@ -136,6 +138,43 @@ class TestImports:
         assert (by_number["+9647801234567"]["name"], by_number["+9647801234567"]["fields"]) == (
             "Sara", {"City": "Najaf"},
         )  # fmt: skip
+
+    async def test_batches_written_behind_the_reading_are_written_in_order_and_once(
+        self, fast_settings, operator: Operator, monkeypatch
+    ):
+        """Two rows to a batch, so batches are parsed while the one before is written; the second
+        batch's first write fails as if the database went away: the import is taken up again after
+        the rows it wrote, and ends as if nothing had happened."""
+        monkeypatch.setattr(importer, "BATCH", 2)
+        written = importer.Importer._write_batch
+        calls: list[int] = []
+
+        def flaky(conn, job, *, good, errors, progress, now) -> None:
+            calls.append(len(calls))
+            if len(calls) == 2:
+                raise OperationalError("INSERT", {}, ConnectionError("the database went away"))
+            written(conn, job, good=good, errors=errors, progress=progress, now=now)
+
+        monkeypatch.setattr(importer.Importer, "_write_batch", staticmethod(flaky))
+        customer = operator.customer()
+        async with running(fast_settings) as (http, _app):
+            target = await create_list(http, customer)
+            done = await finished(
+                http, customer, (await upload(http, customer, target["id"], CSV.encode()))["id"]
+            )
+            bad = (await http.get(f"/v1/imports/{done['id']}/errors", headers=customer.headers)).json()
+            members = (
+                await http.get("/v1/contacts", params={"list_id": target["id"]}, headers=customer.headers)
+            ).json()
+        assert len(calls) == 5  # three batches of two, the last of one, and the try that failed
+        assert (done["status"], done["rows_read"]) == ("done", 7)
+        assert (done["rows_added"], done["rows_merged"], done["rows_bad"]) == (3, 1, 3)
+        assert [(row["line"], row["reason"]) for row in bad["data"]] == [
+            (5, "landline"), (6, "missing"), (7, "unparsable"),
+        ]  # fmt: skip
+        assert sorted(c["number"] for c in members["data"]) == [
+            "+9647701234567", "+9647801234567", "+9647901234567",
+        ]  # fmt: skip
 
     async def test_an_xlsx_file_too(self, fast_settings, operator: Operator):
         book = openpyxl.Workbook()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,6 +37,29 @@ log = structlog.get_logger(__name__)
 BATCH = 5_000  # rows per transaction
 QUEUED = "queued"  # an import's status once its file is in; set in conn.info too, to wake the importers
 CHUNK_BYTES = 1024 * 1024  # an upload is stored in pieces of this size
+
+
+@dataclass(slots=True)
+class Parsed:
+    """A batch's rows, numbers parsed: the good ones and the bad ones' errors, and how far into the
+    file the import stands once they are written."""
+
+    good: list[tuple[str, NewContact]]
+    errors: list[tuple[str, int, str, str | None]]
+    rows_read: int
+    bytes_read: int
+
+
+def _parse(import_id: str, region: str, batch: list[Row], rows_read: int, bytes_read: int) -> Parsed:
+    parsed = Parsed([], [], rows_read, bytes_read)
+    for row in batch:
+        number = parse_recipient(row.number, region) if row.number else Refusal(row.number, "missing", "")
+        if isinstance(number, Refusal):
+            detail = number.detail or "the row has no number"
+            parsed.errors.append((import_id, row.line, number.reason, f"{row.number!r}: {detail}"[:300]))
+        else:
+            parsed.good.append((number.e164, NewContact(row.number, row.name, row.fields)))
+    return parsed
 
 
 @dataclass(slots=True)
@@ -100,23 +124,38 @@ class Importer:
             return ImportRepository(conn).claim(self.worker_id, datetime.now(UTC))
 
     def _read(self, job: RowMapping) -> None:
+        """Read the file from where the import stands, ``BATCH`` rows to a transaction. Each batch is
+        written in a thread of its own while this one reads and parses the next: the database's
+        half of a batch overlaps Python's half of the next. Batches are written in order, one at a
+        time, and a failed write stops the reading (its error is raised here)."""
         with self.db.read() as conn:
             region = require_account(conn, job["account_id"]).default_region
-        progress = Progress(job["rows_read"])
+        progress = Progress(  # from where the import stands: a resumed import goes on counting
+            job["rows_read"], added=job["rows_added"], merged=job["rows_merged"], bad=job["rows_bad"]
+        )
         batch: list[Row] = []
+        count = job["rows_read"]  # the rows the file has, once it is read
         try:
-            for count, row in enumerate(
-                rows(FileFormat(job["format"]), self._chunks(job["id"], progress)), 1
-            ):
-                if count <= job["rows_read"]:
-                    continue  # written before a restart
-                batch.append(row)
-                if len(batch) >= BATCH:
-                    self._write(job, region, batch, count, progress, finished=False)
-                    batch = []
-                    if self._stopping:
-                        return  # still running: released when this worker stops, resumed later
-            self._write(job, region, batch, progress.rows_read + len(batch), progress, finished=True)
+            with ThreadPoolExecutor(1, thread_name_prefix="import-write") as writer:
+                writing: Future[None] | None = None
+                for count, row in enumerate(
+                    rows(FileFormat(job["format"]), self._chunks(job["id"], progress)), 1
+                ):
+                    if count <= job["rows_read"]:
+                        continue  # written before a restart
+                    batch.append(row)
+                    if len(batch) >= BATCH:
+                        parsed = _parse(job["id"], region, batch, count, progress.bytes_read)
+                        if writing is not None:
+                            writing.result()
+                        if self._stopping:
+                            return  # still running: released when this worker stops, resumed later
+                        writing = writer.submit(self._write, job, parsed, progress, finished=False)
+                        batch = []
+                parsed = _parse(job["id"], region, batch, count, progress.bytes_read)
+                if writing is not None:
+                    writing.result()
+                self._write(job, parsed, progress, finished=True)
         except QasidError as exc:  # the file itself is wrong (no number column, not XLSX...)
             self._fail(job["id"], exc.detail)
         log.info("contact import read", import_id=job["id"], rows=progress.rows_read)
@@ -133,31 +172,13 @@ class Importer:
             yield found
             seq += 1
 
-    def _write(
-        self,
-        job: RowMapping,
-        region: str,
-        batch: list[Row],
-        rows_read: int,
-        progress: Progress,
-        *,
-        finished: bool,
-    ) -> None:
+    def _write(self, job: RowMapping, parsed: Parsed, progress: Progress, *, finished: bool) -> None:
         now = datetime.now(UTC)
-        good: list[tuple[str, NewContact]] = []
-        errors: list[tuple[str, int, str, str | None]] = []
-        for row in batch:
-            parsed = parse_recipient(row.number, region) if row.number else Refusal(row.number, "missing", "")
-            if isinstance(parsed, Refusal):
-                detail = parsed.detail or "the row has no number"
-                errors.append((job["id"], row.line, parsed.reason, f"{row.number!r}: {detail}"[:300]))
-            else:
-                good.append((parsed.e164, NewContact(row.number, row.name, row.fields)))
         with self.db.write() as conn:
-            self._write_batch(conn, job, good=good, errors=errors, progress=progress, now=now)
+            self._write_batch(conn, job, good=parsed.good, errors=parsed.errors, progress=progress, now=now)
             values: dict[str, object] = {
-                "rows_read": rows_read, "bytes_read": progress.bytes_read, "rows_added": progress.added,
-                "rows_merged": progress.merged, "rows_bad": progress.bad,
+                "rows_read": parsed.rows_read, "bytes_read": parsed.bytes_read,
+                "rows_added": progress.added, "rows_merged": progress.merged, "rows_bad": progress.bad,
             }  # fmt: skip
             if finished:
                 values.update(status="done", claimed_by=None, finished_at=now, bytes_read=job["size_bytes"])
@@ -165,7 +186,7 @@ class Importer:
             imports.set(job["id"], now, **values)
             if finished:
                 imports.drop_chunks(job["id"])
-        progress.rows_read = rows_read
+        progress.rows_read = parsed.rows_read
 
     @staticmethod
     def _write_batch(
