@@ -169,10 +169,20 @@ def postgres_schema(base_url: str) -> tuple[str, str]:
     return schema, f"{base_url}{joiner}options={quote(f'-csearch_path={schema}')}"
 
 
-def drop_schema(base_url: str, schema: str) -> None:
+def drop_schema(base_url: str, schema: str, tries: int = 10) -> None:
+    """Drop the run's schema. A stopped gateway's backend may still be analyzing one of its tables
+    (PostgreSQL notices the client is gone only when it next answers), and the drop can deadlock
+    with it; it is tried again once that is done."""
     engine = create_engine(normalize_url(base_url))
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    for attempt in range(tries):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            break
+        except OperationalError as exc:
+            if "deadlock" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(2)
     engine.dispose()
 
 
