@@ -16,8 +16,8 @@ _READ_MANY = (
     select(accounts).where(accounts.c.id.in_(bindparam("ids", expanding=True))).order_by(accounts.c.id)
 )
 # FOR NO KEY UPDATE: what an UPDATE of the balance takes anyway. FOR UPDATE would also wait for the
-# share locks that the foreign keys of every row naming the account (messages, ledger entries) take
-# until their transaction ends: a send request's group commit waited out a whole campaign chunk.
+# share locks that the foreign keys of every new row naming the account (batches, ledger entries)
+# hold until their transaction ends: a send request's group commit waited out a campaign chunk.
 _LOCK = _READ_MANY.with_for_update(key_share=True)
 _ADD_TO_BALANCE = (
     update(accounts)

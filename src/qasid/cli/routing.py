@@ -27,7 +27,8 @@ simulator = typer.Typer(help="The built-in carrier simulator.", no_args_is_help=
 
 
 def _add_connector(kind: str, name: str, config: dict[str, Any]) -> None:
-    """Store a connector of ``kind`` (its config checked and its secrets sealed) and print its id."""
+    """Store a connector of ``kind`` (its config checked) and print its id. Secrets are stored as
+    given, not sealed (docs/smpp.md); `connectors list` masks them."""
     with transaction() as conn:
         record = service.add_connector(conn, kind, name, config, now())
     typer.echo(record.id)
