@@ -181,7 +181,12 @@ class TestWhatsApp:
     async def test_forged_webhooks_and_handshakes_are_refused(self, stack: Stack):
         customer = stack.customer()
         created = await create(stack.http, customer, to="+9647701234569", channels=["whatsapp"])
-        await wait_for(lambda: stack.wa.sent)
+
+        async def recorded_sent() -> bool:  # Meta has it, and the gateway has written down its answer
+            detail = await stack.status(customer, created["id"])
+            return bool(stack.wa.sent) and detail["send_history"][0]["status"] == "sent"
+
+        await wait_for(recorded_sent)
         [wamid] = [m.wamid for m in stack.wa.sent]
         payload = stack.wa.status_payload(wamid, "delivered")
         body = httpx.Request("POST", "/", json=payload).content
@@ -191,7 +196,7 @@ class TestWhatsApp:
         )  # fmt: skip
         assert forged.status_code == 401
         detail = await stack.status(customer, created["id"])
-        assert detail["send_history"][0]["status"] == "sent"
+        assert detail["send_history"][0]["status"] == "sent"  # not delivered
         assert await stack.wa.verify_handshake()
         assert not await stack.wa.verify_handshake(verify_token="wrong")
         unknown = await stack.http.get("/webhooks/whatsapp/nobody?hub.mode=subscribe&hub.verify_token=x")
