@@ -31,6 +31,7 @@ def changes_seen(db: Database, table: str, at_least: int) -> None:
 
 
 def workers_added(db: Database, count: int, first: int = 1) -> None:
+    """``count`` rows into ``workers``, waited for until PostgreSQL's statistics count them."""
     with db.write() as conn:
         conn.execute(
             text(
@@ -41,16 +42,22 @@ def workers_added(db: Database, count: int, first: int = 1) -> None:
             {"n": count, "first": first},
         )
         conn.execute(text("SELECT pg_stat_force_next_flush()"))
+    changes_seen(db, "workers", count)
+
+
+@pytest.fixture
+def postgres(db: Database) -> Database:
+    if db.is_sqlite:
+        pytest.skip("SQLite plans without PostgreSQL's row statistics")
+    return db
 
 
 class TestRefresh:
-    def test_a_table_that_grew_past_the_floor_is_analyzed_once_and_the_others_are_not(self, db):
-        if db.is_sqlite:
-            pytest.skip("SQLite plans without PostgreSQL's row statistics")
+    def test_a_table_that_grew_past_the_floor_is_analyzed_once_and_the_others_are_not(self, postgres):
+        db = postgres
         with db.write() as conn:
             statistics.refresh(conn, ["workers", "jobs"], floor=0)  # start from fresh figures
         workers_added(db, 30)
-        changes_seen(db, "workers", 30)
         with db.write() as conn:
             assert statistics.refresh(conn, ["workers", "jobs"], floor=20) == ["workers"]
         with db.read() as conn:
@@ -61,24 +68,19 @@ class TestRefresh:
         with db.write() as conn:
             assert statistics.refresh(conn, ["workers", "jobs"], floor=20) == []
 
-    def test_growth_below_the_fraction_of_the_table_waits(self, db):
-        if db.is_sqlite:
-            pytest.skip("SQLite plans without PostgreSQL's row statistics")
+    def test_growth_below_the_fraction_of_the_table_waits(self, postgres):
+        db = postgres
         workers_added(db, 100)
-        changes_seen(db, "workers", 100)
         with db.write() as conn:
             assert statistics.refresh(conn, ["workers"], floor=10) == ["workers"]
         workers_added(db, 15, first=101)  # 15% of 100
-        changes_seen(db, "workers", 15)
         with db.write() as conn:
             assert statistics.refresh(conn, ["workers"], floor=10, fraction=0.2) == []
             assert statistics.refresh(conn, ["workers"], floor=10, fraction=0.1) == ["workers"]
 
-    def test_only_one_process_refreshes_at_a_time(self, db):
-        if db.is_sqlite:
-            pytest.skip("SQLite plans without PostgreSQL's row statistics")
+    def test_only_one_process_refreshes_at_a_time(self, postgres):
+        db = postgres
         workers_added(db, 30)
-        changes_seen(db, "workers", 30)
         with db.write() as holder:
             holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": statistics.LOCK_KEY})
             with db.write() as conn:
