@@ -75,6 +75,9 @@ from qasid.channels.smpp.session import Endpoint, Session, Timing
 from qasid.db import Database
 from qasid.models import batches, message_events, messages
 from qasid.routing import service as routing
+from qasid.server_secret import server_secret
+from qasid.settings import get_settings
+from qasid.vault import Vault
 
 ROOT = HERE.parent
 NODE_SMSC = ROOT / "tests" / "smsc" / "node" / "smsc.js"
@@ -386,7 +389,9 @@ def through_smpp(
                     "window": 100, "registered_delivery": True}  # fmt: skip
         now = datetime.now(UTC)
         with db.write() as conn:
-            record = routing.add_connector(conn, "smpp", "smsc", settings, now)
+            # the gateway's processes start in this directory and environment, so read the same secret
+            vault = Vault(server_secret(get_settings()))
+            record = routing.add_connector(conn, "smpp", "smsc", settings, now, vault=vault)
             routing.add_route(conn, record.id, now)
         processes, base = e2e.start_layout(url, layout)
         try:

@@ -15,6 +15,9 @@ from qasid.billing.records import DEFAULT_SCOPE, Price
 from qasid.db import Database
 from qasid.routing import service as routing
 from qasid.senders import service as senders
+from qasid.server_secret import server_secret
+from qasid.settings import get_settings
+from qasid.vault import Vault
 
 
 @dataclass
@@ -81,6 +84,11 @@ class Operator:
     def suspend(self, account_id: str) -> None:
         with self.db.write() as conn:
             accounts.set_status(conn, account_id, AccountStatus.SUSPENDED, datetime.now(UTC))
+
+
+def vault() -> Vault:
+    """The vault of the test's gateway: the same server secret (the test's ``settings``)."""
+    return Vault(server_secret(get_settings()))
 
 
 def add_simulator(db: Database, name: str = "sim", *, priority: int = 100, **config: object) -> str:

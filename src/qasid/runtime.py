@@ -88,6 +88,7 @@ class Worker:
         self.links = Links(
             db,
             Context(self.sink, db, writer, WriterInboundSink(writer), DatabaseOpenParts(db)),
+            vault,
             reload_seconds=settings.connectors_reload_seconds,
         )
         self.sink.name_of = self.links.name_of
@@ -201,6 +202,7 @@ class Runtime:
     contacts: Contacts
     templates: Templates
     campaigns: Campaigns
+    vault: Vault  # opens sealed secrets (connectors' credentials, webhook signing secrets)
     worker: Worker | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -246,6 +248,7 @@ class Runtime:
             Contacts(db, writer, max_import_bytes=settings.max_import_bytes),
             Templates(db, writer),
             Campaigns(db, writer, settings),
+            vault,
             worker,
         )
         if worker is not None:

@@ -1,7 +1,9 @@
 """The server secret: ``QASID_SECRET_KEY``, or a file made on first start.
 
-Verification codes are kept as HMACs keyed by it (``qasid.otp.codes``), so every process of one
-gateway must read the same secret, and losing it voids the codes in flight (nothing else).
+Verification codes are kept as HMACs keyed by it (``qasid.otp.codes``), and webhook signing
+secrets and connectors' credentials are sealed under it (``qasid.vault``), so every process of one
+gateway must read the same secret. Losing it voids the codes in flight; the sealed secrets must
+then be set again.
 """
 
 from __future__ import annotations

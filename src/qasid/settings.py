@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="the server secret (at least 32 characters) that keys verification code HMACs; "
+        description="the server secret (at least 32 characters) that keys verification code HMACs and "
+        "seals stored secrets (webhook signing secrets, connectors' passwords and tokens); "
         "every process of one gateway needs the same one. Unset: read from secret_key_file, which is "
         "made with a random secret on first start",
     )

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
+from qasid.channels import registry
 from qasid.cli.main import app
+from qasid.errors import InvalidRequest
+from qasid.routing.repository import RoutingRepository
 from qasid.settings import get_settings
-from tests.support import Operator, running_simulator, wait_for
+from qasid.vault import Vault
+from tests.support import Operator, running_simulator, vault, wait_for
 
 runner = CliRunner()
 
@@ -285,6 +291,75 @@ class TestConnectorsAndRoutes:
         short = qasid("connectors", "add", "smsapi", "bad", "--base-url", "ftp://x", "--key", "k",
                       "--callback-key", "short", ok=False)  # fmt: skip
         assert "base_url" in short
+
+
+def stored(db, name: str) -> tuple[str, str]:
+    """A connector's kind and its configuration as the database holds it (what a dump shows)."""
+    with db.read() as conn:
+        record = RoutingRepository(conn).connector(name)
+    assert record is not None
+    return record.kind, record.config
+
+
+class TestSealedSecrets:
+    """Passwords and tokens are stored encrypted under the server secret, which lives outside the
+    database: a dump or backup of the database alone does not reveal them."""
+
+    def test_a_dump_holds_no_secret_and_the_gateway_opens_them(self, settings, db):
+        qasid("connectors", "add", "smpp", "zain", "--host", "smsc.example", "--system-id", "qasid",
+              "--password", "s3cr3t")  # fmt: skip
+        qasid("connectors", "add", "whatsapp", "wa", "--phone-number-id", "1234567890", "--token", "watok",
+              "--app-secret", "wasecret", "--verify-token", "wavt")  # fmt: skip
+        own = '{"acc_1": {"phone_number_id": "5550001", "token": "acctok"}}'
+        qasid("connectors", "set", "wa", f"accounts={own}")
+        kind, raw = stored(db, "zain")
+        assert "s3cr3t" not in raw
+        assert '"password":{"sealed":"v1.' in raw
+        assert registry.config_for(kind, raw, vault()).password == "s3cr3t"
+        kind, raw = stored(db, "wa")
+        for secret in ("watok", "wasecret", "wavt", "acctok"):
+            assert secret not in raw
+        config = registry.config_for(kind, raw, vault())
+        assert (config.token, config.app_secret, config.verify_token) == ("watok", "wasecret", "wavt")
+        assert config.accounts["acc_1"].token == "acctok"
+        assert "keep secrets stored plain" not in qasid("connectors", "list")
+
+    def test_another_server_secret_cannot_open_them_and_changes_nothing(self, settings, db):
+        qasid("connectors", "add", "smpp", "zain", "--host", "smsc.example", "--system-id", "qasid",
+              "--password", "s3cr3t")  # fmt: skip
+        kind, raw = stored(db, "zain")
+        with pytest.raises(InvalidRequest, match="cannot open"):
+            registry.config_for(kind, raw, Vault(b"another-server-secret-of-32-characters"))
+        settings.secret_key_file.write_text("a-new-server-secret-after-the-old-one-was-lost\n")
+        assert "QASID_SECRET_KEY" in qasid("connectors", "set", "zain", "window=50", ok=False)
+        assert stored(db, "zain")[1] == raw
+        qasid("connectors", "set", "zain", "password=n3w")  # the lost secret is set again
+        kind, raw = stored(db, "zain")
+        assert registry.config_for(kind, raw, vault()).password == "n3w"
+
+    def test_secrets_stored_plain_by_an_earlier_qasid_work_and_are_sealed_on_request(self, settings, db):
+        qasid("connectors", "add", "smsapi", "up", "--base-url", "https://provider.example/smsapi",
+              "--key", "upstream-api-key", "--callback-key", "upstream-callback-key")  # fmt: skip
+        kind, sealed = stored(db, "up")
+        plain = '{"base_url":"https://provider.example/smsapi","key":"upstream-api-key",' \
+                '"callback_key":"upstream-callback-key"}'  # fmt: skip
+        with db.write() as conn:
+            repo = RoutingRepository(conn)
+            record = repo.connector("up")
+            assert record is not None
+            repo.delete_connector(record.id)
+            repo.insert_connector(dataclasses.replace(record, config=plain, updated_at=datetime.now(UTC)))
+        assert registry.config_for(kind, plain, vault()) == registry.config_for(kind, sealed, vault())
+        listed = qasid("connectors", "list")
+        assert "1 connector(s) keep secrets stored plain" in listed
+        assert "upstream-api-key" not in listed
+        assert qasid("connectors", "seal") == "up: key, callback_key\nsealed the secrets of 1 connector(s)\n"
+        _, now_sealed = stored(db, "up")
+        assert "upstream-api-key" not in now_sealed
+        assert "upstream-callback-key" not in now_sealed
+        assert registry.config_for(kind, now_sealed, vault()) == registry.config_for(kind, plain, vault())
+        assert "keep secrets stored plain" not in qasid("connectors", "list")
+        assert "sealed the secrets of 0 connector(s)" in qasid("connectors", "seal")
 
 
 class TestSimulatorInbox:

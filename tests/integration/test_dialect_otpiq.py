@@ -15,7 +15,7 @@ from tests.conftest import FAST
 from tests.integration.test_otp_channels import Stack, stack  # noqa: F401 - the fixture, with WhatsApp and Telegram
 from tests.integration.test_verifications import codes_received
 from tests.receiver import HOOKS, Receiver, verified
-from tests.support import Customer, Operator, add_simulator, running_simulator, wait_for
+from tests.support import Customer, Operator, add_simulator, running_simulator, vault, wait_for
 
 SEND = "/otpiq/api/sms"
 HOOK = "https://example.com/hook"
@@ -108,7 +108,8 @@ class TestSend:
     async def test_each_provider_is_a_workflow(self, client, operator, db, provider, channels):
         for kind in {"whatsapp", "telegram"} & set(channels):
             with db.write() as conn:  # a route for the channel (the API checks there is one; nothing is sent)
-                connector = routing.add_connector(conn, kind, kind, CONFIGS[kind], datetime.now(UTC))
+                now = datetime.now(UTC)
+                connector = routing.add_connector(conn, kind, kind, CONFIGS[kind], now, vault=vault())
                 routing.add_route(conn, connector.id, datetime.now(UTC), channel=kind)
         customer = priced(operator)
         response = await client.post(SEND, json=example(provider=provider), headers=headers(customer))

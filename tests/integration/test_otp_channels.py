@@ -28,7 +28,7 @@ from tests.emulators.telegram import TelegramGateway
 from tests.emulators.whatsapp import WhatsAppCloud
 from tests.httpserver import HttpRequest, HttpResponse, LocalHttpServer
 from tests.integration.test_verifications import check, codes_received, create
-from tests.support import Customer, Operator, running_simulator, wait_for
+from tests.support import Customer, Operator, running_simulator, vault, wait_for
 
 TIMEOUT = 0.5  # seconds a channel has before the next one takes over, in these tests
 
@@ -67,7 +67,7 @@ class Stack:
 async def add_running(app, db, kind: str, name: str, config: dict) -> str:
     now = datetime.now(UTC)
     with db.write() as conn:
-        record = routing.add_connector(conn, kind, name, config, now)
+        record = routing.add_connector(conn, kind, name, config, now, vault=vault())
         routing.add_route(conn, record.id, now, channel=record.channel)
     links = app.state.services.worker.links
     await wait_for(lambda: record.id in links.running)

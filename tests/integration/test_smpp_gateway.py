@@ -17,7 +17,7 @@ from qasid.routing import service as routing
 from tests.integration.test_dispatch import final, send
 from tests.smsc.node_smsc import NodeSmsc
 from tests.smsc.scripted import ScriptedSmsc
-from tests.support import wait_for
+from tests.support import vault, wait_for
 
 ZAIN = "+9647812345670"
 ZAIN_UNDELIVERED = "+9647812345673"  # node SMSC: a number ending in 3 ends UNDELIV
@@ -31,7 +31,7 @@ def add_smpp(db, port: int, *, route: bool = True, **config: object) -> str:
                 **config}  # fmt: skip
     now = datetime.now(UTC)
     with db.write() as conn:
-        record = routing.add_connector(conn, "smpp", "smsc", settings, now)
+        record = routing.add_connector(conn, "smpp", "smsc", settings, now, vault=vault())
         if route:
             routing.add_route(conn, record.id, now)
     return record.id
@@ -315,7 +315,8 @@ class TestLinks:
             connector_id = add_smpp(db, smsc.port, password="wrong")
             await smsc.next_event("bind_refused")
             with db.write() as conn:
-                routing.configure_connector(conn, "smsc", {"password": "secret"}, datetime.now(UTC))
+                routing.configure_connector(conn, "smsc", {"password": "secret"}, datetime.now(UTC),
+                                            vault=vault())  # fmt: skip
             links = app.state.services.worker.links
             await wait_for(lambda: connector_id in links.running and links.running[connector_id][1].ready)
             sent = await send(http, customer, ZAIN)

@@ -33,7 +33,7 @@ from qasid.settings import Settings
 from tests.httpserver import HttpRequest, HttpResponse, LocalHttpServer
 from tests.integration.test_otp_channels import forwarder
 from tests.receiver import HOOKS
-from tests.support import Customer, Operator, running_simulator, wait_for
+from tests.support import Customer, Operator, running_simulator, vault, wait_for
 
 CALLBACK_KEY = "upstream-callback-key"
 
@@ -75,7 +75,7 @@ async def add_connector(app, db: Database, kind: str, name: str, config: dict, c
     """A connector of A's with a route, once A's worker runs it; its id."""
     now = datetime.now(UTC)
     with db.write() as conn:
-        record = routing.add_connector(conn, kind, name, config, now)
+        record = routing.add_connector(conn, kind, name, config, now, vault=vault())
         routing.add_route(conn, record.id, now, channel=channel)
     await wait_for(lambda: record.id in app.state.services.worker.links.running)
     return record.id
@@ -168,7 +168,7 @@ async def test_one_qasid_delivers_through_anothers_standingtech_dialect_asking_a
 
         await wait_for(lambda: _all_sent(statuses))
         with db.write() as conn:  # ask now: the running gateway restarts the connector
-            routing.configure_connector(conn, "bulk", {"poll_seconds": 0.1}, datetime.now(UTC))
+            routing.configure_connector(conn, "bulk", {"poll_seconds": 0.1}, datetime.now(UTC), vault=vault())
 
         async def ended() -> list[str] | None:
             found = await statuses()
@@ -195,7 +195,7 @@ async def test_the_callback_needs_the_connectors_key(fast_settings, operator: Op
         with db.write() as conn:
             config = {"base_url": "http://127.0.0.1:9/otpiq/api", "key": "k", "callback_url": "http://x/cb",
                       "callback_secret": "otpiq-report-secret-24-chars"}  # fmt: skip
-            routing.add_connector(conn, "otpiq", "oq", config, datetime.now(UTC))
+            routing.add_connector(conn, "otpiq", "oq", config, datetime.now(UTC), vault=vault())
         body = b'{"type": "message.status", "data": {"verification_id": "ver_x", "status": "delivered"}}'
         unsigned = await http.post("/webhooks/otpiq/oq", content=body)
     assert [forged.status_code, unknown.status_code, malformed.status_code] == [403, 404, 400]

@@ -63,7 +63,8 @@ def _text(status: int, text: str) -> Response[str]:
 async def _connector(
     request: Request[Any, Any, Any], kind: str, name: str
 ) -> tuple[ConnectorRecord, Any] | None:
-    db = services(request).db
+    runtime = services(request)
+    db = runtime.db
 
     def load() -> ConnectorRecord | None:
         with db.read() as conn:
@@ -72,7 +73,7 @@ async def _connector(
     record = await to_thread.run_sync(load)
     if record is None or record.kind != kind:
         return None
-    return record, registry.config_for(kind, record.config)
+    return record, registry.config_for(kind, record.config, runtime.vault)
 
 
 @get("/webhooks/whatsapp/{connector:str}", include_in_schema=False)

@@ -2,6 +2,11 @@
 
 ``qasid connectors add <kind> NAME ...`` stores a configuration that ``config_for`` validates into
 the kind's msgspec struct; the dispatcher builds connectors with ``build``.
+
+A kind's secret fields (passwords, tokens, at any depth: a WhatsApp connector's per-account tokens
+too) are stored sealed by ``sealed`` (``{"sealed": "v1...."}``, ``qasid.vault``), so a database dump
+or backup does not reveal them; ``config_for`` opens them. A value stored before sealing, plain, is
+still read as it is (``qasid connectors seal`` seals it).
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import msgspec
 
 from qasid.channels.base import Connector, Context
 from qasid.errors import InvalidRequest
+from qasid.vault import SealBroken, Vault
+
+SEALED = "sealed"  # the key of a sealed value's one-entry object in a stored configuration
 
 
 @dataclass(frozen=True)
@@ -64,21 +72,77 @@ def kind_of(name: str) -> ConnectorKind:
         raise InvalidRequest(f"unknown connector kind {name!r}; known: {known}") from None
 
 
-def config_for(kind: str, raw: str | bytes | dict[str, Any]) -> msgspec.Struct:
-    """The validated configuration of a connector of ``kind``."""
+def config_for(kind: str, raw: str | bytes | dict[str, Any], vault: Vault | None = None) -> msgspec.Struct:
+    """The validated configuration of a connector of ``kind``, its sealed secrets opened with
+    ``vault`` (needed only when there are any)."""
     config_type = kind_of(kind).config_type
     try:
-        if isinstance(raw, dict):
-            return msgspec.convert(raw, config_type)
-        return msgspec.json.decode(raw, type=config_type)
-    except msgspec.ValidationError as exc:
+        data = raw if isinstance(raw, dict) else msgspec.json.decode(raw)
+        return msgspec.convert(_opened(data, vault), config_type)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise InvalidRequest(f"invalid {kind} configuration: {exc}") from None
+
+
+def sealed(kind: str, config: dict[str, Any], vault: Vault | None) -> dict[str, Any]:
+    """``config`` as it is stored: each of the kind's secret fields that holds a value sealed."""
+    secrets = kind_of(kind).secrets
+
+    def seal(value: Any) -> Any:
+        if not isinstance(value, dict) or _is_sealed(value):
+            return value
+        out = {}
+        for key, item in value.items():
+            if key in secrets and isinstance(item, str) and item:
+                if vault is None:
+                    raise ValueError(f"storing a {kind} connector's {key} needs the vault")
+                out[key] = {SEALED: vault.seal(item)}
+            else:
+                out[key] = seal(item)
+        return out
+
+    return seal(config)  # type: ignore[no-any-return]
+
+
+def unsealed(kind: str, config: dict[str, Any]) -> list[str]:
+    """The secret fields of a stored ``config`` still held plain (stored before sealing), as paths."""
+    secrets, found = _secrets(kind), []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict) and not _is_sealed(value):
+            for key, item in value.items():
+                if key in secrets and isinstance(item, str) and item:
+                    found.append(path + key)
+                else:
+                    walk(item, f"{path}{key}.")
+
+    walk(config, "")
+    return found
+
+
+def _is_sealed(value: dict[str, Any]) -> bool:
+    return len(value) == 1 and isinstance(value.get(SEALED), str)
+
+
+def _opened(value: Any, vault: Vault | None) -> Any:
+    if isinstance(value, dict):
+        if _is_sealed(value):
+            if vault is None:
+                raise ValueError("opening a connector's sealed secret needs the vault")
+            try:
+                return vault.open(value[SEALED])
+            except SealBroken:
+                raise InvalidRequest(
+                    "this server secret cannot open the connector's stored secrets (was "
+                    "QASID_SECRET_KEY changed?); set them again with `qasid connectors set`"
+                ) from None
+        return {key: _opened(item, vault) for key, item in value.items()}
+    return value
 
 
 def shown(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     """``config`` as it may be printed: the kind's secret fields masked, at any depth (a WhatsApp
-    connector's per-account tokens too)."""
-    secrets = kind_of(kind).secrets if kind in kinds() else ()
+    connector's per-account tokens too), sealed or not."""
+    secrets = _secrets(kind)
 
     def masked(value: Any) -> Any:
         if isinstance(value, dict):
@@ -86,6 +150,12 @@ def shown(kind: str, config: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return masked(config)  # type: ignore[no-any-return]
+
+
+def _secrets(kind: str) -> tuple[str, ...]:
+    """The secret fields of ``kind``; none for a kind this gateway does not know (a stored connector
+    of a kind since removed is still listed)."""
+    return kind_of(kind).secrets if kind in kinds() else ()
 
 
 def build(kind: str, connector_id: str, name: str, config: msgspec.Struct, context: Context) -> Connector:

@@ -12,7 +12,9 @@ from sqlalchemy import Connection
 from qasid.db import Database
 from qasid.domain import money
 from qasid.errors import QasidError
+from qasid.server_secret import server_secret
 from qasid.settings import Settings, get_settings
+from qasid.vault import Vault
 
 
 def settings() -> Settings:
@@ -56,6 +58,16 @@ def _field_errors(exc: QasidError) -> str:
 def fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def open_vault() -> Vault:
+    """Seals and opens secrets (signing secrets, connectors' credentials) under the server secret
+    every process of the gateway shares."""
+    try:
+        return Vault(server_secret(settings()))
+    except ValueError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
 
 
 def now() -> datetime:

@@ -13,7 +13,7 @@ from qasid.channels.simulator.store import inbox
 from qasid.channels.smpp.connector import BindMode
 from qasid.channels.smpp.receipts import IdFormat
 from qasid.channels.smpp.text import LongMessages
-from qasid.cli.common import fail, now, settings, transaction
+from qasid.cli.common import fail, now, open_vault, settings, transaction
 from qasid.domain.phone import normalize_e164
 from qasid.routing import service
 from qasid.routing.records import ANY
@@ -27,10 +27,10 @@ simulator = typer.Typer(help="The built-in carrier simulator.", no_args_is_help=
 
 
 def _add_connector(kind: str, name: str, config: dict[str, Any]) -> None:
-    """Store a connector of ``kind`` (its config checked) and print its id. Secrets are stored as
-    given, not sealed (docs/smpp.md); `connectors list` masks them."""
+    """Store a connector of ``kind`` (its config checked, its secrets sealed) and print its id."""
+    vault = open_vault() if registry.kind_of(kind).secrets else None
     with transaction() as conn:
-        record = service.add_connector(conn, kind, name, config, now())
+        record = service.add_connector(conn, kind, name, config, now(), vault=vault)
     typer.echo(record.id)
 
 
@@ -231,8 +231,9 @@ def set_connector(
             changes[field] = msgspec.json.decode(raw)
         except msgspec.DecodeError:
             changes[field] = raw  # plain text: a host name, a password
+    vault = open_vault()
     with transaction() as conn:
-        record = service.configure_connector(conn, connector, changes, now())
+        record = service.configure_connector(conn, connector, changes, now(), vault=vault)
     typer.echo(_shown(record.kind, record.config))
 
 
@@ -245,9 +246,28 @@ def list_connectors() -> None:
     """Every connector: id, name, kind, state and configuration (secrets masked)."""
     with transaction() as conn:
         found = RoutingRepository(conn).connectors()
+    plain = 0
     for c in found:
         shown = _shown(c.kind, c.config)
         typer.echo(f"{c.id}  {c.name:<20} {c.kind:<10} {'enabled' if c.enabled else 'disabled':<9} {shown}")
+        plain += bool(registry.unsealed(c.kind, msgspec.json.decode(c.config)))
+    if plain:
+        typer.echo(f"{plain} connector(s) keep secrets stored plain; `qasid connectors seal` seals them")
+
+
+@connectors.command("seal")
+def seal_connectors() -> None:
+    """Seal the secrets of connectors stored by a Qasid that did not seal them: each is stored
+    again with its passwords and tokens encrypted under the server secret."""
+    vault = open_vault()
+    with transaction() as conn:
+        found = [(c, registry.unsealed(c.kind, msgspec.json.decode(c.config)))
+                 for c in RoutingRepository(conn).connectors()]  # fmt: skip
+        plain = [(c, fields) for c, fields in found if fields]
+        for c, fields in plain:
+            service.configure_connector(conn, c.id, {}, now(), vault=vault)
+            typer.echo(f"{c.name}: {', '.join(fields)}")
+    typer.echo(f"sealed the secrets of {len(plain)} connector(s)")
 
 
 @connectors.command("remove")

@@ -12,9 +12,7 @@ import msgspec
 import typer
 
 from qasid.accounts.service import require_account
-from qasid.cli.common import fail, now, reading, settings, transaction
-from qasid.server_secret import server_secret
-from qasid.vault import Vault
+from qasid.cli.common import fail, now, open_vault, reading, settings, transaction
 from qasid.webhooks import service
 from qasid.webhooks.guard import AddressPolicy
 from qasid.webhooks.records import DeliveryStatus, EventType, Statuses
@@ -53,7 +51,7 @@ def add_endpoint(
     request = _checked(
         CreateEndpointRequest, url=url, events=_names(event), statuses=statuses.value, description=description
     )
-    vault, policy = _vault(), _policy()
+    vault, policy = open_vault(), _policy()
     with transaction() as conn:
         found = require_account(conn, account)
         row, secret = service.create_endpoint(
@@ -151,7 +149,7 @@ def rotate(endpoint_id: EndpointId) -> None:
 
     It signs every try from now on and the old one stops at once, so give the receiver the new one
     straight away."""
-    vault = _vault()
+    vault = open_vault()
     with transaction() as conn:
         secret = service.rotate_secret(conn, vault, None, endpoint_id, now())
     typer.echo(secret)
@@ -244,15 +242,6 @@ def _tries(attempts: int) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _vault() -> Vault:
-    """Seals and opens signing secrets under the server secret every process of the gateway shares."""
-    try:
-        return Vault(server_secret(settings()))
-    except ValueError as exc:
-        fail(str(exc))
-        raise  # unreachable: fail() exits
 
 
 def _policy() -> AddressPolicy:

@@ -18,14 +18,16 @@ from qasid.channels.base import Connector, Context
 from qasid.db import Database
 from qasid.routing.records import ConnectorRecord, RouteTable
 from qasid.routing.service import route_table
+from qasid.vault import Vault
 
 log = structlog.get_logger(__name__)
 
 
 class Links:
-    def __init__(self, db: Database, context: Context, *, reload_seconds: float = 5.0) -> None:
+    def __init__(self, db: Database, context: Context, vault: Vault, *, reload_seconds: float = 5.0) -> None:
         self.db = db
         self.context = context
+        self.vault = vault  # opens the connectors' sealed secrets
         self.reload_seconds = reload_seconds
         self.table = RouteTable(())
         self.running: dict[str, tuple[ConnectorRecord, Connector]] = {}
@@ -70,7 +72,7 @@ class Links:
 
     async def _start(self, record: ConnectorRecord) -> None:
         try:
-            config = registry.config_for(record.kind, record.config)
+            config = registry.config_for(record.kind, record.config, self.vault)
             connector = registry.build(record.kind, record.id, record.name, config, self.context)
             await connector.start()
         except Exception as exc:  # noqa: BLE001 - one broken connector must not stop the others

@@ -16,24 +16,32 @@ from qasid.domain.phone import operator_slug
 from qasid.errors import InvalidRequest, NotFound
 from qasid.routing.records import ANY, ConnectorRecord, Route, RouteTable
 from qasid.routing.repository import RoutingRepository
+from qasid.vault import Vault
 
 
 def add_connector(
-    conn: Connection, kind: str, name: str, config: dict[str, Any], now: datetime
+    conn: Connection,
+    kind: str,
+    name: str,
+    config: dict[str, Any],
+    now: datetime,
+    *,
+    vault: Vault | None = None,
 ) -> ConnectorRecord:
+    """Store a connector, its configuration checked and its secrets sealed with ``vault`` (needed
+    only by kinds that have secrets)."""
     name = name.strip()
     if not name or len(name) > 64:
         raise InvalidRequest("a connector needs a name of 1 to 64 characters")
     repo = RoutingRepository(conn)
     if repo.connector(name) is not None:
         raise InvalidRequest(f"there is already a connector named {name!r}")
-    checked = registry.config_for(kind, config)
     record = ConnectorRecord(
         id=ids.new_id("con"),
         name=name,
         kind=kind,
         channel=registry.kind_of(kind).channel,
-        config=msgspec.json.encode(checked).decode(),
+        config=_stored(kind, config, vault),
         enabled=True,
         created_at=now,
         updated_at=now,
@@ -50,16 +58,24 @@ def require_connector(conn: Connection, ref: str) -> ConnectorRecord:
 
 
 def configure_connector(
-    conn: Connection, ref: str, changes: dict[str, Any], now: datetime
+    conn: Connection, ref: str, changes: dict[str, Any], now: datetime, *, vault: Vault | None = None
 ) -> ConnectorRecord:
     """Change some of a connector's settings; the whole result is validated as its kind's
-    configuration, so nothing is stored unless all of it holds. Running gateways restart the
+    configuration, so nothing is stored unless all of it holds, and stored with its secrets sealed
+    (those stored plain before sealing too). A secret that is changed need not be openable, so a
+    secret sealed under a lost server secret can be set again. Running gateways restart the
     connector with the new settings when they next reload."""
     record = require_connector(conn, ref)
     merged = {**msgspec.json.decode(record.config), **changes}
-    checked = msgspec.json.encode(registry.config_for(record.kind, merged)).decode()
-    RoutingRepository(conn).set_config(record.id, checked, now)
-    return dataclasses.replace(record, config=checked, updated_at=now)
+    stored = _stored(record.kind, merged, vault)
+    RoutingRepository(conn).set_config(record.id, stored, now)
+    return dataclasses.replace(record, config=stored, updated_at=now)
+
+
+def _stored(kind: str, config: dict[str, Any], vault: Vault | None) -> str:
+    """``config`` checked as ``kind``'s configuration, then as it is stored: JSON, secrets sealed."""
+    checked = msgspec.to_builtins(registry.config_for(kind, config, vault))
+    return msgspec.json.encode(registry.sealed(kind, checked, vault)).decode()
 
 
 def remove_connector(conn: Connection, ref: str) -> ConnectorRecord:
