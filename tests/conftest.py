@@ -22,6 +22,7 @@ from qasid.api.app import create_app
 from qasid.db import Database, normalize_url
 from qasid.migrations import upgrade
 from qasid.models import metadata
+from qasid.server_secret import server_secret
 from qasid.settings import Settings, get_settings
 from tests.receiver import Receiver
 from tests.smsc.node_smsc import NodeSmsc
@@ -78,10 +79,11 @@ def database_url(_migrated: str, tmp_path: Path) -> str:
 def settings(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Settings]:
     """Settings for this test; the environment says the same, for CLI commands run in-process."""
     monkeypatch.setenv("QASID_DATABASE_URL", database_url)
-    monkeypatch.setenv("QASID_SECRET_KEY_FILE", str(tmp_path / "secret"))  # made on first start
+    monkeypatch.setenv("QASID_SECRET_KEY_FILE", str(tmp_path / "secret"))
     monkeypatch.setenv("QASID_CACHE_SECONDS", "0")
     monkeypatch.setenv("QASID_LOG_JSON", "false")
     get_settings.cache_clear()
+    server_secret(get_settings())  # made, as `qasid migrate` makes it, for the commands that only read it
     yield get_settings()
     get_settings.cache_clear()
 

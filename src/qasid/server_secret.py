@@ -4,6 +4,10 @@ Verification codes are kept as HMACs keyed by it (``qasid.otp.codes``), and webh
 secrets and connectors' credentials are sealed under it (``qasid.vault``), so every process of one
 gateway must read the same secret. Losing it voids the codes in flight; the sealed secrets must
 then be set again.
+
+The file is made by the gateway on its first start and by ``qasid migrate``; the other commands
+only read it (``create=False``), so that one run from another directory cannot mint a second
+secret and seal with it what the gateway could then not open.
 """
 
 from __future__ import annotations
@@ -17,13 +21,25 @@ from qasid.settings import Settings
 MIN_CHARACTERS = 32
 
 
-def server_secret(settings: Settings) -> bytes:
+class NoServerSecret(ValueError):
+    """QASID_SECRET_KEY is unset and the secret file was not made yet (and is not to be made here)."""
+
+
+def server_secret(settings: Settings, *, create: bool = True) -> bytes:
+    """The secret; the file is made when it is missing unless ``create`` is false."""
     if settings.secret_key is not None:
         value = settings.secret_key.get_secret_value()
         if len(value) < MIN_CHARACTERS:
             raise ValueError(f"QASID_SECRET_KEY must be at least {MIN_CHARACTERS} characters")
         return value.encode()
-    return _from_file(settings.secret_key_file)
+    path = settings.secret_key_file
+    if not create and not path.exists():
+        raise NoServerSecret(
+            f"no server secret: QASID_SECRET_KEY is unset and {path.resolve()} does not exist. Run "
+            "this where the gateway runs (it makes the file on its first start, as `qasid migrate` "
+            "does), or point QASID_SECRET_KEY or QASID_SECRET_KEY_FILE at the gateway's secret"
+        )
+    return _from_file(path)
 
 
 def _from_file(path: Path) -> bytes:

@@ -361,6 +361,29 @@ class TestSealedSecrets:
         assert "keep secrets stored plain" not in qasid("connectors", "list")
         assert "sealed the secrets of 0 connector(s)" in qasid("connectors", "seal")
 
+    def test_a_command_never_makes_a_second_server_secret(self, settings, db):
+        """Run from a directory without the gateway's secret file, a command that seals refuses,
+        instead of making a new secret the gateway could not open what it sealed with."""
+        settings.secret_key_file.unlink()
+        refused = qasid("connectors", "add", "smpp", "zain", "--host", "smsc.example", "--system-id", "qasid",
+                        "--password", "s3cr3t", ok=False)  # fmt: skip
+        assert "no server secret" in refused
+        assert str(settings.secret_key_file) in refused
+        assert not settings.secret_key_file.exists()
+        assert "zain" not in qasid("connectors", "list")
+        assert "no server secret" in qasid("webhooks", "rotate", "whe_x", ok=False)
+
+    def test_migrate_makes_the_server_secret_once(self, settings, db):
+        settings.secret_key_file.unlink()
+        assert f"server secret made: {settings.secret_key_file}" in qasid("migrate")
+        made = settings.secret_key_file.read_text()
+        assert "server secret made" not in qasid("migrate")
+        assert settings.secret_key_file.read_text() == made
+        qasid("connectors", "add", "smpp", "zain", "--host", "smsc.example", "--system-id", "qasid",
+              "--password", "s3cr3t")  # fmt: skip
+        kind, raw = stored(db, "zain")
+        assert registry.config_for(kind, raw, vault()).password == "s3cr3t"
+
 
 class TestSimulatorInbox:
     async def test_the_inbox_shows_what_reached_the_phones(self, gateway, operator, db):

@@ -62,9 +62,9 @@ def fail(message: str) -> None:
 
 def open_vault() -> Vault:
     """Seals and opens secrets (signing secrets, connectors' credentials) under the server secret
-    every process of the gateway shares."""
+    every process of the gateway shares; never a new one (see ``qasid.server_secret``)."""
     try:
-        return Vault(server_secret(settings()))
+        return Vault(server_secret(settings(), create=False))
     except ValueError as exc:
         fail(str(exc))
         raise  # unreachable: fail() exits

@@ -11,6 +11,7 @@ import typer
 from qasid.cli import accounts, catalog, demo, lists, otp, routing, webhooks
 from qasid.cli.common import fail, settings
 from qasid.migrations import pending, upgrade
+from qasid.server_secret import server_secret
 
 app = typer.Typer(
     help="Qasid, a self-hosted SMS and OTP gateway. Settings come from QASID_* environment variables.",
@@ -36,9 +37,17 @@ app.command(name="demo")(demo.demo)
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (QASID_DATABASE_URL)."""
+    """Create or upgrade the database schema (QASID_DATABASE_URL), and make the server secret's file
+    unless it or QASID_SECRET_KEY is there (the gateway would make it on its first start)."""
     upgrade(settings().database_url)
     typer.echo(f"database at head: {settings().database_url}")
+    found = settings().secret_key is not None or settings().secret_key_file.exists()
+    try:
+        server_secret(settings())
+    except ValueError as exc:
+        fail(str(exc))
+    if not found:
+        typer.echo(f"server secret made: {settings().secret_key_file.resolve()} (keep it with the database)")
 
 
 HostOption = Annotated[str | None, typer.Option(help="[default: QASID_HOST]")]
