@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from asyncio.subprocess import PIPE
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Self
 
 import pytest
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from qasid.db import Database
 from qasid.db.writer import GroupCommitWriter, WriteOp
@@ -263,3 +264,53 @@ ACCOUNT = {
     "name": "x", "status": "active", "payment_type": "prepaid", "currency": "IQD", "credit_limit": 0,
     "balance": 0, "default_region": "IQ", "created_at": _NOW, "updated_at": _NOW,
 }  # fmt: skip
+
+
+@dataclass
+class CrossLock(WriteOp[int]):
+    """Takes account ``first`` and then ``second``, telling ``locked`` after the first and waiting
+    for ``go`` before the second; how many times it ran."""
+
+    first: str
+    second: str
+    locked: threading.Event
+    go: threading.Event
+    runs: int = 0
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[int | QasidError]:
+        (op,) = ops
+        op.runs += 1
+        conn.execute(text("SET LOCAL deadlock_timeout = '50ms'"))  # this side finds the deadlock
+        conn.execute(update(accounts).where(accounts.c.id == op.first).values(name="writer"))
+        op.locked.set()
+        assert op.go.wait(10)
+        conn.execute(update(accounts).where(accounts.c.id == op.second).values(name="writer"))
+        return [op.runs]
+
+
+class TestConflicts:
+    async def test_a_deadlock_is_tried_again_and_written_once(self, writer, db):
+        if db.is_sqlite:
+            pytest.skip("SQLite's one write lock cannot deadlock")
+        with db.write() as conn:
+            conn.execute(insert(accounts), [{**ACCOUNT, "id": "acc_a"}, {**ACCOUNT, "id": "acc_b"}])
+        op = CrossLock("acc_a", "acc_b", threading.Event(), threading.Event())
+
+        def other() -> None:  # takes them the other way round
+            with db.write() as conn:
+                conn.execute(text("SET LOCAL deadlock_timeout = '5s'"))
+                conn.execute(update(accounts).where(accounts.c.id == "acc_b").values(name="other"))
+                assert op.locked.wait(10)
+                op.go.set()
+                time.sleep(0.01)  # the writer waits for acc_b first
+                conn.execute(update(accounts).where(accounts.c.id == "acc_a").values(name="other"))
+
+        crossing = threading.Thread(target=other)
+        crossing.start()
+        assert await writer.submit(op) == 2  # refused once as the deadlock's victim, then written
+        crossing.join()
+        with db.read() as conn:
+            names = conn.execute(select(accounts.c.name).order_by(accounts.c.id)).scalars().all()
+        assert names == ["writer", "writer"]  # the other side committed first, the writer after it
+        assert writer.batches == 1

@@ -75,6 +75,10 @@ class _Item:
 
 _STOP = object()
 _UNREACHABLE = (OperationalError, InterfaceError)
+# PostgreSQL's deadlock_detected and serialization_failure: another transaction (another writer, a
+# campaign chunk, another process) met this one; nothing was written, and trying again succeeds.
+_CONFLICTS = frozenset({"40P01", "40001"})
+_CONFLICT_TRIES = 3
 _CLOSING = "the gateway is shutting down; nothing was written"
 
 
@@ -82,9 +86,16 @@ class GroupCommitWriter:
     """``start()`` on the event loop that will submit; ``await stop()`` to apply what is queued and end."""
 
     def __init__(
-        self, db: Database, *, max_batch: int = 512, max_rows: int = 5000, linger: float = 0.0
+        self,
+        db: Database,
+        *,
+        max_batch: int = 512,
+        max_rows: int = 5000,
+        linger: float = 0.0,
+        name: str = "qasid-writer",
     ) -> None:
         self.db = db
+        self.name = name
         self.max_batch = max_batch
         self.max_rows = max_rows
         self.linger = linger
@@ -100,7 +111,7 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="qasid-writer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     async def stop(self) -> None:
@@ -168,10 +179,13 @@ class GroupCommitWriter:
         if batch and self._loop is not None:
             self._loop.call_soon_threadsafe(_resolve, [item.future for item in batch], results)
 
-    def _apply(self, batch: list[_Item]) -> list[Any]:
+    def _apply(self, batch: list[_Item], tries: int = _CONFLICT_TRIES) -> list[Any]:
         try:
             results = self._transaction([item.op for item in batch])
         except _UNREACHABLE as exc:
+            if _conflict(exc) and tries > 1:
+                log.info("write conflict; trying again", ops=len(batch), error=repr(exc))
+                return self._apply(batch, tries - 1)
             log.error("database unavailable", ops=len(batch), error=repr(exc))
             return [Unavailable("the database is unavailable; nothing was accepted")] * len(batch)
         except Exception as exc:  # noqa: BLE001 - any failure of one op must not fail its neighbours
@@ -193,8 +207,9 @@ class GroupCommitWriter:
         try:
             with self.db.write_lock(), self._conn.begin():
                 results = _apply_grouped(self._conn, ops)
-        except _UNREACHABLE:
-            self._disconnect()  # a fresh connection for the next batch
+        except _UNREACHABLE as exc:
+            if not _conflict(exc):
+                self._disconnect()  # a fresh connection for the next batch
             raise
         if self._loop is not None:
             for flag, callback in self._on_commit.items():
@@ -209,6 +224,10 @@ class GroupCommitWriter:
                 conn.close()
             except Exception as exc:  # noqa: BLE001 - a dead connection may fail to close; it is dropped
                 log.warning("closing the writer connection failed", error=repr(exc))
+
+
+def _conflict(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONFLICTS
 
 
 def _apply_grouped(conn: Connection, ops: list[WriteOp[Any]]) -> list[Any]:
