@@ -4,7 +4,11 @@
 - ``qasid api``: the API only; several can share one PostgreSQL;
 - ``qasid worker``: the outbox only (dispatch, connectors, upkeep); several can share one database.
 
-Every process has the database and its group-commit writer. A worker registers itself, beats every
+Every process has the database and its group-commit writer; in ``qasid serve`` the worker has a
+writer of its own, so that a request's writes never wait in a transaction behind the outbox's
+(claims, dispatch records, delivery reports: hundreds of rows a transaction under load). On
+PostgreSQL the two write at once; on SQLite they take turns at its one lock, a transaction each,
+and a request waits at most for the one being written. A worker registers itself, beats every
 ``heartbeat_seconds``, takes back the jobs of workers silent for ``worker_dead_after_seconds``, runs
 the configured connectors and the dispatcher, and is woken by new work (in process, or by
 PostgreSQL NOTIFY from other processes; otherwise it polls).
@@ -105,14 +109,19 @@ class Worker:
             fallback=FallbackPolicy(settings),
         )
         self.webhooks = WebhookSender(writer, self.id, settings, vault)
-        writer.on_commit(PUBLISHED, self.webhooks.wake)
         self.importer = Importer(db, self.id)
-        writer.on_commit(QUEUED, self.importer.wake)
         self.campaigns = CampaignRunner(db, self.id, settings, on_made=self.dispatcher.wake)
-        writer.on_commit(CAMPAIGN_MADE, self.campaigns.wake)
+        self.woken_by(writer)
         self.last_beat: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._purged = datetime.min.replace(tzinfo=UTC)
+
+    def woken_by(self, writer: GroupCommitWriter) -> None:
+        """Wake the webhook sender, the importer and the campaign runner after ``writer`` commits new
+        work for them (events published, an import queued, a campaign made)."""
+        writer.on_commit(PUBLISHED, self.webhooks.wake)
+        writer.on_commit(QUEUED, self.importer.wake)
+        writer.on_commit(CAMPAIGN_MADE, self.campaigns.wake)
 
     async def start(self) -> None:
         now = datetime.now(UTC)
@@ -214,18 +223,13 @@ class Runtime:
         secret = server_secret(settings)  # a bad secret stops the start before anything runs
         codes, vault = CodeBook(secret), Vault(secret)
         db = Database.from_settings(settings)
-        writer = GroupCommitWriter(
-            db,
-            max_batch=settings.writer_max_batch,
-            max_rows=settings.writer_max_rows,
-            linger=settings.writer_linger_ms / 1000,
-        )
-        writer.start()
-        worker = (
-            Worker(db, writer, settings, role, codes=codes, vault=vault)
-            if role in ("serve", "worker")
-            else None
-        )
+        writer = _writer(db, settings)
+        worker = None
+        if role in ("serve", "worker"):
+            own = _writer(db, settings, "qasid-worker-writer") if role == "serve" else writer  # module doc
+            worker = Worker(db, own, settings, role, codes=codes, vault=vault)
+            if own is not writer:
+                worker.woken_by(writer)
         callbacks = Callbacks(AddressPolicy.of(settings.webhook_allowed_networks), vault)
         messages = MessageService(
             db, writer, settings, callbacks=callbacks, on_accepted=worker.dispatcher.wake if worker else None
@@ -258,6 +262,8 @@ class Runtime:
     async def stop(self) -> None:
         if self.worker is not None:
             await self.worker.stop()
+            if self.worker.writer is not self.writer:
+                await self.worker.writer.stop()
         await self.writer.stop()
         self.db.dispose()
 
@@ -275,6 +281,18 @@ class Runtime:
         with self.db.read() as conn:
             conn.execute(text("SELECT 1"))
             return WorkerRepository(conn).alive_since(cutoff)
+
+
+def _writer(db: Database, settings: Settings, name: str = "qasid-writer") -> GroupCommitWriter:
+    writer = GroupCommitWriter(
+        db,
+        max_batch=settings.writer_max_batch,
+        max_rows=settings.writer_max_rows,
+        linger=settings.writer_linger_ms / 1000,
+        name=name,
+    )
+    writer.start()
+    return writer
 
 
 async def run_worker(settings: Settings) -> None:

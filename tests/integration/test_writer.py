@@ -314,3 +314,26 @@ class TestConflicts:
             names = conn.execute(select(accounts.c.name).order_by(accounts.c.id)).scalars().all()
         assert names == ["writer", "writer"]  # the other side committed first, the writer after it
         assert writer.batches == 1
+
+
+class TestServeWriters:
+    async def test_a_request_is_written_while_the_workers_transaction_is_open(self, gateway, operator, db):
+        """``qasid serve``: the worker writes through a writer of its own, so a send is not held in a
+        transaction behind the outbox's. On PostgreSQL the two write at once."""
+        if db.is_sqlite:
+            pytest.skip("SQLite has one write lock: the two writers take turns at it")
+        http, app = gateway
+        runtime = app.state.services
+        assert runtime.worker.writer is not runtime.writer
+        customer = operator.customer()
+        gate = threading.Event()
+        held = asyncio.create_task(runtime.worker.writer.submit(Gate(gate)))  # holds it up to 5 s
+        await asyncio.sleep(0.05)
+        try:
+            body = {"to": "07700000001", "text": "While the worker writes", "sender": "Qasid"}
+            sent = await asyncio.wait_for(http.post("/v1/messages", json=body, headers=customer.headers), 3)
+            assert sent.status_code == 202, sent.text
+            assert not held.done()
+        finally:
+            gate.set()
+            await held
