@@ -237,6 +237,22 @@ class TestConnectorsAndRoutes:
         assert "FIELD=VALUE" in qasid("connectors", "set", "zain", "window", ok=False)
         assert '"window":50' in qasid("connectors", "list")  # the refused changes left it as it was
 
+    def test_a_text_setting_of_digits_stays_text(self, settings, db):
+        qasid("connectors", "add", "smpp", "zain", "--host", "smsc.example", "--system-id", "qasid",
+              "--password", "old")  # fmt: skip
+        qasid("connectors", "set", "zain", "password=123456", "system_id=4711", "window=50", "tls_ca=null")
+        kind, raw = stored(db, "zain")
+        config = registry.config_for(kind, raw, vault())
+        assert (config.password, config.system_id, config.window, config.tls_ca) == (
+            "123456",
+            "4711",
+            50,
+            None,
+        )
+        qasid("connectors", "set", "zain", 'password="9876"')  # quoted, as JSON text
+        assert registry.config_for(kind, stored(db, "zain")[1], vault()).password == "9876"
+        assert "window" in qasid("connectors", "set", "zain", "window=fifty", ok=False)
+
     def test_smpp_settings_are_checked(self, settings):
         too_long = qasid("connectors", "add", "smpp", "x", "--host", "h", "--system-id", "qasid",
                          "--password", "far-too-long", ok=False)  # fmt: skip

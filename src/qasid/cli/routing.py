@@ -227,14 +227,34 @@ def set_connector(
         field, sep, raw = item.partition("=")
         if not sep or not field:
             fail(f"{item!r} is not FIELD=VALUE")
-        try:
-            changes[field] = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            changes[field] = raw  # plain text: a host name, a password
+        changes[field] = raw
     vault = open_vault()
     with transaction() as conn:
+        kind = service.require_connector(conn, connector).kind
+        changes = {field: _value(kind, field, raw) for field, raw in changes.items()}
         record = service.configure_connector(conn, connector, changes, now(), vault=vault)
     typer.echo(_shown(record.kind, record.config))
+
+
+def _value(kind: str, field: str, raw: str) -> Any:
+    """A setting as typed: JSON (50, true, {...}), or plain text. A text field takes digits as text
+    (``password=123456``); quoted JSON text works there too."""
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return raw  # plain text: a host name, a password
+    return raw if value is not None and not isinstance(value, str) and _is_text(kind, field) else value
+
+
+def _is_text(kind: str, field: str) -> bool:
+    """Whether ``field`` of ``kind``'s configuration holds text (or nothing)."""
+    info = msgspec.inspect.type_info(registry.kind_of(kind).config_type)
+    for found in info.fields if isinstance(info, msgspec.inspect.StructType) else ():
+        if found.name == field:
+            held = found.type.type if isinstance(found.type, msgspec.inspect.Metadata) else found.type
+            types = held.types if isinstance(held, msgspec.inspect.UnionType) else (held,)
+            return all(isinstance(t, msgspec.inspect.StrType | msgspec.inspect.NoneType) for t in types)
+    return False
 
 
 def _shown(kind: str, config: str) -> str:
