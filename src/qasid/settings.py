@@ -112,7 +112,7 @@ class Settings(BaseSettings):
         description="the server secret (at least 32 characters) that keys verification code HMACs and "
         "seals stored secrets (webhook signing secrets, connectors' passwords and tokens); "
         "every process of one gateway needs the same one. Unset: read from secret_key_file, which is "
-        "made with a random secret on first start",
+        "made with a random secret on first start or by `qasid migrate`",
     )
     secret_key_file: Path = Field(
         default=Path(".qasid-secret"), description="where the server secret is kept when secret_key is unset"
