@@ -320,11 +320,11 @@ class TestServeWriters:
     async def test_a_request_is_written_while_the_workers_transaction_is_open(self, gateway, operator, db):
         """``qasid serve``: the worker writes through a writer of its own, so a send is not held in a
         transaction behind the outbox's. On PostgreSQL the two write at once."""
-        if db.is_sqlite:
-            pytest.skip("SQLite has one write lock: the two writers take turns at it")
         http, app = gateway
         runtime = app.state.services
         assert runtime.worker.writer is not runtime.writer
+        if db.is_sqlite:
+            pytest.skip("SQLite has one write lock: the two writers take turns at it")
         customer = operator.customer()
         gate = threading.Event()
         held = asyncio.create_task(runtime.worker.writer.submit(Gate(gate)))  # holds it up to 5 s

@@ -85,38 +85,40 @@ def config_for(kind: str, raw: str | bytes | dict[str, Any], vault: Vault | None
 
 def sealed(kind: str, config: dict[str, Any], vault: Vault | None) -> dict[str, Any]:
     """``config`` as it is stored: each of the kind's secret fields that holds a value sealed."""
-    secrets = kind_of(kind).secrets
 
-    def seal(value: Any) -> Any:
-        if not isinstance(value, dict) or _is_sealed(value):
-            return value
-        out = {}
-        for key, item in value.items():
-            if key in secrets and isinstance(item, str) and item:
-                if vault is None:
-                    raise ValueError(f"storing a {kind} connector's {key} needs the vault")
-                out[key] = {SEALED: vault.seal(item)}
-            else:
-                out[key] = seal(item)
-        return out
+    def seal(path: str, plain: str) -> dict[str, str]:
+        if vault is None:
+            raise ValueError(f"storing a {kind} connector's {path} needs the vault")
+        return {SEALED: vault.seal(plain)}
 
-    return seal(config)  # type: ignore[no-any-return]
+    return _plain_secrets(config, kind_of(kind).secrets, seal)  # type: ignore[no-any-return]
 
 
 def unsealed(kind: str, config: dict[str, Any]) -> list[str]:
     """The secret fields of a stored ``config`` still held plain (stored before sealing), as paths."""
-    secrets, found = _secrets(kind), []
+    found: list[str] = []
 
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, dict) and not _is_sealed(value):
-            for key, item in value.items():
-                if key in secrets and isinstance(item, str) and item:
-                    found.append(path + key)
-                else:
-                    walk(item, f"{path}{key}.")
+    def note(path: str, plain: str) -> str:
+        found.append(path)
+        return plain
 
-    walk(config, "")
+    _plain_secrets(config, _secrets(kind), note)
     return found
+
+
+def _plain_secrets(
+    value: Any, secrets: tuple[str, ...], change: Callable[[str, str], Any], path: str = ""
+) -> Any:
+    """``value`` with ``change(path, text)`` in place of each secret field held as plain text, at any
+    depth; sealed values are left as they are."""
+    if not isinstance(value, dict) or _is_sealed(value):
+        return value
+    return {
+        key: change(path + key, item)
+        if key in secrets and isinstance(item, str) and item
+        else _plain_secrets(item, secrets, change, f"{path}{key}.")
+        for key, item in value.items()
+    }
 
 
 def _is_sealed(value: dict[str, Any]) -> bool:
