@@ -15,7 +15,9 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from qasid.api.app import create_app
+from qasid.db.bulk import bulk_insert
 from qasid.models import batches, simulator_inbox, verifications
+from qasid.otp.repository import COLUMNS, VerificationRepository
 from tests.integration.test_cli import qasid
 from tests.support import Customer, Operator, running_simulator, wait_for
 
@@ -448,3 +450,59 @@ class TestStartup:
                 pass
         told = "".join(traceback.format_exception(caught.value))
         assert "QASID_SECRET_KEY must be at least 32 characters" in told
+
+
+class TestAdmissionHistory:
+    """The one query every create's limits are decided from, against rows written directly."""
+
+    def test_it_finds_each_accounts_pending_count_numbers_and_blocks_and_nothing_else(
+        self, db, operator: Operator
+    ):
+        mine, theirs = operator.customer(name="mine").account.id, operator.customer(name="theirs").account.id
+        now = datetime.now(UTC).replace(microsecond=0)
+
+        def row(account_id: str, n: int, to: str, status: str, age: timedelta, left: timedelta) -> list:
+            values = {
+                "id": f"ver_{n:026d}", "account_id": account_id, "recipient": to, "country": "IQ",
+                "channels": "sms", "channel": "sms", "status": status, "code_length": 6,
+                "code_digest": "d", "code_seal": "s", "code_supplied": False, "locale": "en",
+                "brand": "b", "sender": "Qasid", "callback_url": None, "callback_secret": None,
+                "message_callback": None, "attempts": 0, "max_attempts": 3, "sends": 1, "max_sends": 5,
+                "expires_at": now - age + left, "created_at": now - age, "updated_at": now - age,
+                "prefix": to[:-3],
+            }  # fmt: skip
+            return [values[name] for name in COLUMNS]
+
+        minute, day = timedelta(minutes=1), timedelta(days=1)
+        rows = [
+            row(mine, 1, "+9647700000001", "pending", 5 * minute, 10 * minute),  # pending, ends in 5 min
+            row(mine, 2, "+9647700000001", "approved", 3 * minute, 10 * minute),
+            row(mine, 3, "+9647700000999", "pending", 2 * minute, 10 * minute),  # pending, ends in 8 min
+            row(mine, 4, "+9647700000002", "pending", 20 * minute, 10 * minute),  # ran out: not pending
+            row(mine, 5, "+9647700000001", "approved", 2 * day, 10 * minute),  # older than a day
+            row(mine, 6, "+9647711111001", "pending", 90 * minute, 100 * minute),  # another block
+            row(theirs, 7, "+9647700000001", "pending", minute, 10 * minute),  # another account
+        ]
+        with db.write() as conn:
+            bulk_insert(conn, verifications, rows, COLUMNS)
+        with db.read() as conn:
+            found = VerificationRepository(conn).admission_history(
+                [mine, mine],
+                ["+9647700000001", "+9647700000005"],
+                ["+9647700000"],
+                now=now,
+                numbers_since=now - day,
+                prefixes_since=now - timedelta(hours=1),
+            )
+        assert found.pending == {mine: (3, now + 5 * minute)}  # 1, 3 and 6
+        assert [(vid[-1], status, at) for vid, _, _, status, at, _ in found.numbers] == [
+            ("1", "pending", now - 5 * minute),
+            ("2", "approved", now - 3 * minute),
+        ]  # oldest first, this account's, this number's, within the day
+        assert found.numbers[0][5] == now + 5 * minute
+        assert found.blocks == [
+            (mine, "+9647700000", now - 20 * minute),
+            (mine, "+9647700000", now - 5 * minute),
+            (mine, "+9647700000", now - 3 * minute),
+            (mine, "+9647700000", now - 2 * minute),
+        ]  # the block's verifications of the last hour, whatever their number or status

@@ -167,6 +167,44 @@ def bulk_update(
     return list(conn.exec_driver_sql(sql, (_json.encode(rows).decode(),)).scalars())
 
 
+@cache
+def _read_plan(
+    table: Table, dialect: Dialect, names: tuple[str, ...] | None
+) -> tuple[str, tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    columns = list(table.columns) if names is None else [table.c[name] for name in names]
+    head = f"SELECT {', '.join(f'{table.name}.{c.name}' for c in columns)} FROM {table.name}"  # noqa: S608
+    processors = tuple(
+        (index, processor)
+        for index, column in enumerate(columns)
+        if (processor := column.type.result_processor(dialect, None)) is not None
+    )
+    return head, tuple(c.name for c in columns), processors
+
+
+def select_rows(
+    conn: Connection,
+    table: Table,
+    condition: str,
+    params: Sequence[Any],
+    *,
+    names: tuple[str, ...] | None = None,
+    tail: str = "",
+) -> list[dict[str, Any]]:
+    """Rows of ``table`` (its ``names`` columns, default all) where ``condition`` holds, as dicts.
+    ``condition`` and ``tail`` (``FOR UPDATE``, say) are our own fixed SQL, run through the driver;
+    values come back converted by the columns' own result processors, as from a Core ``select``.
+    For the hot paths, where building, compiling and reading a Core statement costs more than the
+    query (``one_of`` gives a condition on a list of values whose text does not change with it)."""
+    head, keys, processors = _read_plan(table, conn.dialect, names)
+    found = []
+    for row in conn.exec_driver_sql(f"{head} WHERE {condition} {tail}", tuple(params)):
+        values = list(row)
+        for index, process in processors:
+            values[index] = process(values[index])
+        found.append(dict(zip(keys, values, strict=True)))
+    return found
+
+
 def one_of(conn: Connection, column: Column[Any], values: Sequence[Any]) -> tuple[str, tuple[str]]:
     """A condition ``column IN (values)`` and its one parameter, whatever the number of values
     (long IN lists cost Python per value in psycopg). Use it in ``exec_driver_sql``."""

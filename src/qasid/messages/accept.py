@@ -66,10 +66,13 @@ class AcceptSend(WriteOp[SendOutcome]):
         return _Acceptance(conn, [op.prepared for op in ops], ops[0].idempotency_ttl).run()
 
 
-def accept_sends(conn: Connection, sends: list[PreparedSend]) -> list[SendOutcome | QasidError]:
+def accept_sends(
+    conn: Connection, sends: list[PreparedSend], *, locked: dict[str, RowMapping] | None = None
+) -> list[SendOutcome | QasidError]:
     """Accept prepared sends inside another write op's transaction (a verification's SMS): the same
-    checks and rows as ``AcceptSend``, without idempotency keys."""
-    return _Acceptance(conn, sends, timedelta(0)).run()
+    checks and rows as ``AcceptSend``, without idempotency keys. ``locked``: the accounts' rows, as
+    that transaction has already locked them (``AccountRepository.lock_for_update``)."""
+    return _Acceptance(conn, sends, timedelta(0), locked=locked).run()
 
 
 def accept_chunk(conn: Connection, sends: list[PreparedSend]) -> None:
@@ -94,11 +97,13 @@ class _Acceptance:
         idempotency_ttl: timedelta,
         *,
         chunk: bool = False,
+        locked: dict[str, RowMapping] | None = None,
     ) -> None:
         self.conn = conn
         self.sends = sends
         self.ttl = idempotency_ttl
         self.chunk = chunk
+        self.locked = locked
         self.accounts: dict[str, RowMapping] = {}
         self.deltas: dict[str, int] = {}
         self.seen_keys: dict[tuple[str, str], StoredResponse] = {}  # keys used earlier in this batch
@@ -108,7 +113,10 @@ class _Acceptance:
     def run(self) -> list[SendOutcome | QasidError]:
         repo = AccountRepository(self.conn)
         ids = [s.caller.account_id for s in self.sends]
-        self.accounts = repo.read_many(ids) if self.chunk else repo.lock_for_update(ids)
+        if self.locked is not None and self.locked.keys() >= set(ids):
+            self.accounts = self.locked
+        else:
+            self.accounts = repo.read_many(ids) if self.chunk else repo.lock_for_update(ids)
         emptied = {} if self.chunk else self._screen()
         outcomes = [self._decide(send, emptied.get(index)) for index, send in enumerate(self.sends)]
         if not (self.chunk and any(isinstance(o, QasidError) for o in outcomes)):

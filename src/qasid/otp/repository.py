@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, case, func, select, update
+import msgspec
+from sqlalchemy import Connection, Dialect, RowMapping, case, func, select, update
 
-from qasid.db.bulk import bulk_insert, bulk_update
+from qasid.db.bulk import bulk_insert, bulk_update, one_of, select_rows
 from qasid.domain import ids
 from qasid.models import batches, messages, verification_checks, verification_sends, verifications
 
@@ -17,6 +19,56 @@ PENDING = "pending"
 COLUMNS = tuple(column.name for column in verifications.columns)
 SEND_COLUMNS = ("verification_id", "channel", "message_id", "created_at")
 CHECK_COLUMNS = ("verification_id", "result", "created_at")
+_json = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """``VerificationRepository.admission_history``'s answer."""
+
+    pending: dict[str, tuple[int, datetime | None]]  # account -> (pending, when the first of them ends)
+    # id, account, number, status, created_at, expires_at
+    numbers: list[tuple[str, str, str, str, datetime, datetime]]
+    blocks: list[tuple[str, str, datetime]]  # account, prefix, created
+
+
+# Per account its pending verifications (kind 0), the verifications to the numbers (1) and to the
+# blocks (2) since a time, each part found by its index: (account_id, status, expires_at),
+# (account_id, recipient, created_at), (account_id, prefix, created_at). SQLite is driven from the
+# JSON sets (CROSS JOIN keeps that order); PostgreSQL takes arrays (``= ANY``), which it plans as
+# index conditions, where its planner guesses a hundred rows for each JSON set and, for two sets,
+# ten thousand pairs of them, and scans the table instead.
+_HISTORY_PARTS = (
+    "SELECT 0 AS kind, v.account_id, NULL AS k, NULL AS id, NULL AS status, NULL AS created_at, "
+    "min(v.expires_at) AS expires_at, count(*) AS n FROM {from_a} "
+    "WHERE {a} AND v.status = 'pending' AND v.expires_at > {p} GROUP BY v.account_id",
+    "SELECT 1, v.account_id, v.recipient, v.id, v.status, v.created_at, v.expires_at, 0 "
+    "FROM {from_r} WHERE {a} AND {r} AND v.created_at >= {p}",
+    "SELECT 2, v.account_id, v.prefix, NULL, NULL, v.created_at, NULL, 0 "
+    "FROM {from_b} WHERE {a} AND {b} AND v.created_at >= {p}",
+)
+_HISTORY = {
+    "sqlite": " UNION ALL ".join(_HISTORY_PARTS).format(
+        from_a="json_each(?) AS a CROSS JOIN verifications AS v",
+        from_r="json_each(?) AS a CROSS JOIN json_each(?) AS r CROSS JOIN verifications AS v",
+        from_b="json_each(?) AS a CROSS JOIN json_each(?) AS b CROSS JOIN verifications AS v",
+        a="v.account_id = a.value", r="v.recipient = r.value", b="v.prefix = b.value", p="?",
+    ) + " ORDER BY 1, 6",
+    "postgresql": " UNION ALL ".join(_HISTORY_PARTS).format(
+        from_a="verifications AS v", from_r="verifications AS v", from_b="verifications AS v",
+        a="v.account_id = ANY(%s)", r="v.recipient = ANY(%s)", b="v.prefix = ANY(%s)", p="%s",
+    ) + " ORDER BY 1, 6",
+}  # fmt: skip
+
+
+@cache
+def _bind_time(dialect: Dialect) -> Callable[[datetime], Any]:
+    return verifications.c.created_at.type.bind_processor(dialect) or (lambda value: value)
+
+
+@cache
+def _read_time(dialect: Dialect) -> Callable[[Any], Any]:
+    return verifications.c.created_at.type.result_processor(dialect, None) or (lambda value: value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,65 +94,54 @@ class VerificationRepository:
         """(verification_id, result, at)."""
         bulk_insert(self.conn, verification_checks, rows, CHECK_COLUMNS)
 
-    def get_many(self, verification_ids: Sequence[str], *, lock: bool = False) -> list[RowMapping]:
-        query = select(verifications).where(verifications.c.id.in_(sorted(set(verification_ids))))
-        if lock and self.conn.dialect.name != "sqlite":
-            query = query.with_for_update()
-        return list(self.conn.execute(query).mappings())
+    def get_many(self, verification_ids: Sequence[str], *, lock: bool = False) -> list[dict[str, Any]]:
+        condition, params = one_of(self.conn, verifications.c.id, sorted(set(verification_ids)))
+        lock = lock and self.conn.dialect.name != "sqlite"  # SQLite's write lock already excludes everyone
+        return select_rows(self.conn, verifications, condition, params, tail="FOR UPDATE" if lock else "")
 
     def set_many(self, rows: Sequence[tuple[str, str, int, datetime]]) -> None:
         """(id, status, attempts, updated_at)."""
         bulk_update(self.conn, verifications, "id", ("status", "attempts", "updated_at"), rows)
 
-    def pending_counts(
-        self, account_ids: Sequence[str], now: datetime
-    ) -> dict[str, tuple[int, datetime | None]]:
-        """Per account: pending verifications, and when the first of them ends."""
-        query = (
-            select(verifications.c.account_id, func.count(), func.min(verifications.c.expires_at))
-            .where(
-                verifications.c.account_id.in_(account_ids),
-                verifications.c.status == PENDING,
-                verifications.c.expires_at > now,
-            )
-            .group_by(verifications.c.account_id)
-        )
-        return {account_id: (int(count), first) for account_id, count, first in self.conn.execute(query)}
-
-    def recent_for_numbers(
-        self, account_ids: Sequence[str], recipients: Sequence[str], since: datetime
-    ) -> list[RowMapping]:
-        """Verifications of these accounts to these numbers since ``since``, oldest first."""
-        query = (
-            select(
-                verifications.c.id, verifications.c.account_id, verifications.c.recipient,
-                verifications.c.status, verifications.c.created_at, verifications.c.expires_at,
-            )
-            .where(
-                verifications.c.account_id.in_(account_ids),
-                verifications.c.recipient.in_(recipients),
-                verifications.c.created_at >= since,
-            )
-            .order_by(verifications.c.created_at)
+    def admission_history(
+        self,
+        account_ids: Sequence[str],
+        recipients: Sequence[str],
+        prefixes: Sequence[str],
+        *,
+        now: datetime,
+        numbers_since: datetime,
+        prefixes_since: datetime,
+    ) -> History:
+        """What the limits of new verifications are decided from, by one statement: per account,
+        how many verifications are pending and when the first of them ends; the verifications of
+        these accounts to these numbers since ``numbers_since``, and to these blocks since
+        ``prefixes_since``, oldest first. (One statement, not three: in a busy process each
+        statement of the writer's transaction waits to get the interpreter back.)"""
+        dialect = self.conn.dialect
+        sql = _HISTORY[dialect.name]
+        at = _bind_time(dialect)
+        sets: tuple[Any, ...] = tuple(sorted(set(values)) for values in (account_ids, recipients, prefixes))
+        if dialect.name == "sqlite":
+            sets = tuple(_json.encode(values).decode() for values in sets)
+        accounts, numbers, blocks = sets
+        params = (
+            accounts, at(now),
+            accounts, numbers, at(numbers_since),
+            accounts, blocks, at(prefixes_since),
         )  # fmt: skip
-        return list(self.conn.execute(query).mappings())
-
-    def recent_for_prefixes(
-        self, account_ids: Sequence[str], prefixes: Sequence[str], since: datetime
-    ) -> list[tuple[str, str, datetime]]:
-        """(account_id, prefix, created_at) of verifications to these blocks since ``since``, oldest first."""
-        if not prefixes:
-            return []
-        query = (
-            select(verifications.c.account_id, verifications.c.prefix, verifications.c.created_at)
-            .where(
-                verifications.c.account_id.in_(account_ids),
-                verifications.c.prefix.in_(prefixes),
-                verifications.c.created_at >= since,
-            )
-            .order_by(verifications.c.created_at)
-        )
-        return [(a, p, t) for a, p, t in self.conn.execute(query)]
+        read = _read_time(dialect)
+        history = History({}, [], [])
+        for kind, account_id, key, vid, status, created_at, expires_at, count in self.conn.exec_driver_sql(
+            sql, params
+        ):
+            if kind == 0:
+                history.pending[account_id] = (int(count), read(expires_at))
+            elif kind == 1:
+                history.numbers.append((vid, account_id, key, status, read(created_at), read(expires_at)))
+            else:
+                history.blocks.append((account_id, key, read(created_at)))
+        return history
 
     def get(self, account_id: str, verification_id: str, *, lock: bool = False) -> RowMapping | None:
         query = select(verifications).where(

@@ -90,26 +90,28 @@ class _Recent:
 
 
 class Admissions:
-    """The limits of a batch of new verifications, decided from three queries for the whole batch
-    and kept up to date as each is admitted, so that two in one batch count against each other."""
+    """The limits of a batch of new verifications, decided from one query for the whole batch and
+    kept up to date as each is admitted, so that two in one batch count against each other."""
 
     def __init__(
         self, conn: Connection, rows: Sequence[dict[str, Any]], now: datetime, prefix_window: timedelta
     ):
-        repo = VerificationRepository(conn)
-        accounts = sorted({row["account_id"] for row in rows})
-        self.pending = repo.pending_counts(accounts, now)
+        history = VerificationRepository(conn).admission_history(
+            [row["account_id"] for row in rows],
+            [row["recipient"] for row in rows],
+            [row["prefix"] for row in rows if row["prefix"]],
+            now=now,
+            numbers_since=now - DAY,
+            prefixes_since=now - prefix_window,
+        )
+        self.pending = history.pending
         self.numbers: dict[tuple[str, str], list[_Recent]] = {}
-        for found in repo.recent_for_numbers(accounts, sorted({r["recipient"] for r in rows}), now - DAY):
-            key = (found["account_id"], found["recipient"])
-            self.numbers.setdefault(key, []).append(
-                _Recent(found["id"], found["status"], found["created_at"], found["expires_at"])
+        for vid, account_id, recipient, status, created_at, expires_at in history.numbers:
+            self.numbers.setdefault((account_id, recipient), []).append(
+                _Recent(vid, status, created_at, expires_at)
             )
         self.blocks: dict[tuple[str, str], list[datetime]] = {}
-        prefixes = sorted({r["prefix"] for r in rows if r["prefix"]})
-        for account_id, prefix, created_at in repo.recent_for_prefixes(
-            accounts, prefixes, now - prefix_window
-        ):
+        for account_id, prefix, created_at in history.blocks:
             self.blocks.setdefault((account_id, prefix), []).append(created_at)
 
     def admit(self, row: dict[str, Any], limits: Limits) -> list[str]:
@@ -182,7 +184,7 @@ def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Ve
     by three queries, the messages accepted together, and each table written with one insert.
     (Should a later step refuse one, say for want of funds, it has still counted against the limits
     of the others of its batch: the error is on the side of caution, and only within a batch.)"""
-    AccountRepository(conn).lock_for_update([op.row["account_id"] for op in ops])
+    accounts = AccountRepository(conn).lock_for_update([op.row["account_id"] for op in ops])
     widest = max(op.limits.prefix_window for op in ops)
     admissions = Admissions(conn, [op.row for op in ops], max(op.row["created_at"] for op in ops), widest)
     results: dict[int, Verification | QasidError] = {}
@@ -192,7 +194,7 @@ def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Ve
             admitted.append((index, op, admissions.admit(op.row, op.limits)))
         except QasidError as refused:
             results[index] = refused
-    outcomes = accept_sends(conn, [op.prepared for _, op, _ in admitted])
+    outcomes = accept_sends(conn, [op.prepared for _, op, _ in admitted], locked=accounts)
     accepted = []
     for (index, op, replaced), outcome in zip(admitted, outcomes, strict=True):
         if isinstance(outcome, QasidError):
@@ -244,7 +246,7 @@ def _check_many(conn: Connection, ops: Sequence[CheckVerification]) -> list[Chec
     """A batch of checks: the verifications read (and locked) by one query, then one update and one
     insert; two checks of one verification in a batch see each other."""
     repo = VerificationRepository(conn)
-    rows = {row["id"]: dict(row) for row in repo.get_many([op.verification_id for op in ops], lock=True)}
+    rows = {row["id"]: row for row in repo.get_many([op.verification_id for op in ops], lock=True)}
     results: list[CheckResult | QasidError] = []
     changed: dict[str, tuple[str, int, datetime]] = {}
     checks: list[tuple[str, str, datetime]] = []
