@@ -90,6 +90,24 @@ class TestSizes:
         response = await post(client, customer, json.dumps({**VALID, "text": "a" * 20_000}))
         assert response.json()["errors"][0]["field"] == "text"
 
+    @pytest.mark.parametrize("path", ["/v1/messages", "/v1/verifications"])
+    async def test_a_body_without_a_length_is_counted_as_it_arrives(self, client, customer, operator, path):
+        """No Content-Length (chunked): the limit holds on the bytes themselves, and a body under it,
+        however it was cut, arrives whole."""
+
+        async def pieces(payload: bytes, size: int):
+            for start in range(0, len(payload), size):
+                yield payload[start : start + size]
+
+        huge = json.dumps({**VALID, "text": "a" * (2 * 1024 * 1024)}).encode()
+        response = await client.post(path, content=pieces(huge, 64 * 1024), headers=customer.headers)
+        assert (response.status_code, response.json()["code"]) == (413, "payload_too_large")
+        assert "content-length" not in response.request.headers
+        small = json.dumps({**VALID, "text": ""}).encode()
+        response = await client.post(path, content=pieces(small, 7), headers=customer.headers)
+        assert response.status_code == 422, response.text  # read whole: the empty text is what is wrong
+        assert operator.account(customer.account.id).balance == 1000
+
 
 class TestQueryParameters:
     @pytest.mark.parametrize(

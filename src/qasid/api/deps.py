@@ -6,12 +6,15 @@ bad body is a 422), and it keeps dependency resolution off the hot path."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from litestar import Request
+from litestar.exceptions import InternalServerException
 
 from qasid.accounts.records import Caller
-from qasid.api.problems import bearer_token
+from qasid.api.problems import TOO_LARGE, bearer_token
+from qasid.errors import PayloadTooLarge
 from qasid.runtime import Runtime
 
 
@@ -33,3 +36,33 @@ async def authenticated(request: Request[Any, Any, Any]) -> Caller:
     """The authenticated caller, or a 401/403 problem."""
     token = bearer_token(header(request, b"authorization"))
     return await services(request).authenticator.authenticate(token)
+
+
+async def read_body(request: Request[Any, Any, Any]) -> bytes:
+    """The request's body, read as ``Request.body`` reads it (the route's size limit, checked
+    against the announced length first and then against what arrives; a client that leaves midway)
+    but without building Litestar's ``Headers`` for the announced length: that was 3% of the
+    interpreter's time in a verification's create and check. Read once: the stream is then marked
+    consumed, so a second read fails at once rather than waiting for a body that will not come."""
+    limit = request.route_handler.resolve_request_max_body_size() or math.inf
+    announced = header(request, b"content-length")
+    if announced is not None and announced.isdigit() and int(announced) > limit:
+        raise PayloadTooLarge(TOO_LARGE)
+    if not request.is_connected:
+        raise InternalServerException("stream consumed")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        event = await request.receive()
+        if event["type"] == "http.disconnect":
+            raise InternalServerException("client disconnected prematurely")
+        if event["type"] == "http.request":
+            chunk = event.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(TOO_LARGE)
+            chunks.append(chunk)
+            if not event.get("more_body", False):
+                break
+    request.is_connected = False
+    return b"".join(chunks)

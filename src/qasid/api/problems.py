@@ -33,6 +33,8 @@ from qasid.errors import (
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger(__name__)
 
+TOO_LARGE = "the request body is larger than this gateway accepts"
+
 
 class FieldError(msgspec.Struct, kw_only=True):
     field: str
@@ -87,7 +89,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, ValidationException):
         return render_error(request, _from_litestar_validation(exc))
     if exc.status_code == 413:
-        return render_error(request, PayloadTooLarge("the request body is larger than this gateway accepts"))
+        return render_error(request, PayloadTooLarge(TOO_LARGE))
     if isinstance(exc, NotFoundException):
         return problem(request, 404, "not_found", title="Not found", detail="no such resource")
     code = re.sub(r"[^a-z0-9]+", "_", exc.detail.lower()).strip("_") or "http_error"

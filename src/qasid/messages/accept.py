@@ -11,13 +11,13 @@ wholly accepted, charged and queued, or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Self
+from typing import Any, Self
 
 import msgspec
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from qasid.accounts.records import AccountStatus, available
 from qasid.accounts.repository import AccountRepository
@@ -40,6 +40,7 @@ from qasid.outbox.records import JobKind, Lane
 from qasid.outbox.repository import JOBS_CHANNEL, JobRepository
 
 ACCEPTED_STATUS = 202
+AccountRow = Mapping[str, Any]  # an account's row, as AccountRepository.read_many gives it
 _encoder = msgspec.json.Encoder()
 
 
@@ -67,7 +68,7 @@ class AcceptSend(WriteOp[SendOutcome]):
 
 
 def accept_sends(
-    conn: Connection, sends: list[PreparedSend], *, locked: dict[str, RowMapping] | None = None
+    conn: Connection, sends: list[PreparedSend], *, locked: Mapping[str, AccountRow] | None = None
 ) -> list[SendOutcome | QasidError]:
     """Accept prepared sends inside another write op's transaction (a verification's SMS): the same
     checks and rows as ``AcceptSend``, without idempotency keys. ``locked``: the accounts' rows, as
@@ -97,14 +98,14 @@ class _Acceptance:
         idempotency_ttl: timedelta,
         *,
         chunk: bool = False,
-        locked: dict[str, RowMapping] | None = None,
+        locked: Mapping[str, AccountRow] | None = None,
     ) -> None:
         self.conn = conn
         self.sends = sends
         self.ttl = idempotency_ttl
         self.chunk = chunk
         self.locked = locked
-        self.accounts: dict[str, RowMapping] = {}
+        self.accounts: Mapping[str, AccountRow] = {}
         self.deltas: dict[str, int] = {}
         self.seen_keys: dict[tuple[str, str], StoredResponse] = {}  # keys used earlier in this batch
         self.accepted: list[PreparedSend] = []
@@ -251,7 +252,7 @@ def replay(
     return SendOutcome(stored.status_code, stored.response, replayed=True)
 
 
-def _short(account: RowMapping, balance: int, cost: int) -> InsufficientFunds | None:
+def _short(account: AccountRow, balance: int, cost: int) -> InsufficientFunds | None:
     """The refusal when ``cost`` does not fit what the account has available at ``balance``."""
     can_spend = available(account["payment_type"], balance, account["credit_limit"])
     if cost <= can_spend:
@@ -276,7 +277,7 @@ def _reserve(send: PreparedSend) -> dict[str, object]:
     }
 
 
-def _render(send: PreparedSend, account: RowMapping, balance: int) -> bytes:
+def _render(send: PreparedSend, account: AccountRow, balance: int) -> bytes:
     return _encoder.encode(
         SendMessageResponse(
             batch_id=send.batch.id,

@@ -10,7 +10,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
-from qasid.api.deps import authenticated, header, services
+from qasid.api.deps import authenticated, header, read_body, services
 from qasid.api.middleware import request_id_of
 from qasid.api.openapi import problem_responses, request_body
 from qasid.api.problems import decode_body
@@ -39,7 +39,7 @@ async def send_message(request: Request[Any, Any, Any]) -> Response[SendMessageR
     (with ``Idempotent-Replayed: true``) and charges nothing."""
     started = time.perf_counter()
     caller = await authenticated(request)
-    send = decode_body(await request.body(), _send_decoder)
+    send = decode_body(await read_body(request), _send_decoder)
     key = header(request, b"idempotency-key")
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise InvalidRequest(

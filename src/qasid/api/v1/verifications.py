@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, get, post
 from litestar.params import FromPath, QueryParameter
 
-from qasid.api.deps import authenticated, services
+from qasid.api.deps import authenticated, read_body, services
 from qasid.api.openapi import problem_responses, request_body
 from qasid.api.problems import decode_body
 from qasid.api.v1 import filters
@@ -43,7 +43,7 @@ async def create_verification(request: Request[Any, Any, Any]) -> Verification:
     The answer never holds the code unless you supplied it. Limits per number and per account are
     answered with 429 and a ``Retry-After``."""
     caller = await authenticated(request)
-    body = decode_body(await request.body(), _create_decoder)
+    body = decode_body(await read_body(request), _create_decoder)
     return await services(request).verifications.create(caller, body)
 
 
@@ -58,7 +58,7 @@ async def check_verification(request: Request[Any, Any, Any], verification_id: F
     """Check a code: ``approved`` once, or ``invalid`` with the attempts left, ``expired``,
     ``canceled`` or ``max_attempts_reached``. An approved verification answers 409."""
     caller = await authenticated(request)
-    body = decode_body(await request.body(), _check_decoder)
+    body = decode_body(await read_body(request), _check_decoder)
     return await services(request).verifications.check(caller, verification_id, body.code)
 
 
