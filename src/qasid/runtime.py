@@ -55,7 +55,7 @@ from qasid.outbox.records import RetryPolicy
 from qasid.outbox.repository import JOBS_CHANNEL, WorkerRepository
 from qasid.routing.links import Links
 from qasid.senders.service import SenderIds
-from qasid.server_secret import server_secret
+from qasid.server_secret import check, server_secret
 from qasid.settings import Settings
 from qasid.templates.service import Templates
 from qasid.vault import Vault
@@ -223,6 +223,11 @@ class Runtime:
         secret = server_secret(settings)  # a bad secret stops the start before anything runs
         codes, vault = CodeBook(secret), Vault(secret)
         db = Database.from_settings(settings)
+        try:
+            await to_thread.run_sync(_check_secret, db, settings, secret)  # so does another secret
+        except BaseException:
+            db.dispose()
+            raise
         writer = _writer(db, settings)
         worker = None
         if role in ("serve", "worker"):
@@ -281,6 +286,12 @@ class Runtime:
         with self.db.read() as conn:
             conn.execute(text("SELECT 1"))
             return WorkerRepository(conn).alive_since(cutoff)
+
+
+def _check_secret(db: Database, settings: Settings, secret: bytes) -> None:
+    """The first process to start records the server secret's fingerprint; the others must match it."""
+    with db.write() as conn:
+        check(conn, settings, secret)
 
 
 def _writer(db: Database, settings: Settings, name: str = "qasid-writer") -> GroupCommitWriter:

@@ -111,7 +111,8 @@ class Settings(BaseSettings):
         default=None,
         description="the server secret (at least 32 characters) that keys verification code HMACs and "
         "seals stored secrets (webhook signing secrets, connectors' passwords and tokens); "
-        "every process of one gateway needs the same one. Unset: read from secret_key_file, which is "
+        "every process of one gateway needs the same one, and one that reads another refuses to start "
+        "(the database keeps its fingerprint). Unset: read from secret_key_file, which is "
         "made with a random secret on first start or by `qasid migrate`",
     )
     secret_key_file: Path = Field(

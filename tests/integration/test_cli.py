@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import traceback
 from datetime import UTC, datetime
 
 import pytest
+from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from qasid.api.app import create_app
 from qasid.channels import registry
 from qasid.cli.main import app
 from qasid.errors import InvalidRequest
+from qasid.models import server_secret_check
 from qasid.routing.repository import RoutingRepository
+from qasid.server_secret import fingerprint
 from qasid.settings import get_settings
 from qasid.vault import Vault
 from tests.support import Operator, running_simulator, vault, wait_for
@@ -347,9 +354,15 @@ class TestSealedSecrets:
         with pytest.raises(InvalidRequest, match="cannot open"):
             registry.config_for(kind, raw, Vault(b"another-server-secret-of-32-characters"))
         settings.secret_key_file.write_text("a-new-server-secret-after-the-old-one-was-lost\n")
-        assert "QASID_SECRET_KEY" in qasid("connectors", "set", "zain", "window=50", ok=False)
+        refused = qasid("connectors", "set", "zain", "window=50", ok=False)
+        assert "is not the one this gateway's database was set up with" in refused
+        assert "QASID_SECRET_KEY" in refused
         assert stored(db, "zain")[1] == raw
-        qasid("connectors", "set", "zain", "password=n3w")  # the lost secret is set again
+        # The old secret is lost: the new one becomes the gateway's, and what it sealed is set again.
+        assert "is now the gateway's" in qasid("migrate", "--new-server-secret")
+        assert "cannot open" in qasid("connectors", "set", "zain", "window=50", ok=False)
+        assert stored(db, "zain")[1] == raw
+        qasid("connectors", "set", "zain", "password=n3w")
         kind, raw = stored(db, "zain")
         assert registry.config_for(kind, raw, vault()).password == "n3w"
 
@@ -399,6 +412,45 @@ class TestSealedSecrets:
               "--password", "s3cr3t")  # fmt: skip
         kind, raw = stored(db, "zain")
         assert registry.config_for(kind, raw, vault()).password == "s3cr3t"
+
+
+class TestOneServerSecret:
+    """Every process of a gateway must read the one server secret its data is keyed with: the
+    database keeps its fingerprint, and a process with another refuses to start."""
+
+    OTHER = "another-server-secret-of-at-least-32-characters"
+
+    async def test_a_gateway_with_another_secret_refuses_to_start_and_the_right_one_starts(
+        self, fast_settings, db
+    ):
+        async with LifespanManager(create_app(fast_settings, role="serve")):
+            pass  # the first start records the secret's fingerprint
+        with db.read() as conn:
+            (recorded,) = conn.execute(select(server_secret_check.c.fingerprint)).one()
+        secret = fast_settings.secret_key_file.read_text().strip()
+        assert recorded == fingerprint(secret.encode())
+        assert secret not in recorded
+        other = fast_settings.model_copy(update={"secret_key": SecretStr(self.OTHER)})
+        for role in ("serve", "api", "worker"):
+            with pytest.raises(BaseException) as caught:  # noqa: PT011 - the lifespan wraps it in a group
+                async with LifespanManager(create_app(other, role=role)):
+                    pass
+            told = "".join(traceback.format_exception(caught.value))
+            assert "the server secret read from QASID_SECRET_KEY is not the one" in told
+        async with LifespanManager(create_app(fast_settings, role="api")):
+            pass
+
+    def test_a_command_with_another_secret_refuses_and_writes_nothing(self, settings, db, monkeypatch):
+        qasid("migrate")
+        monkeypatch.setenv("QASID_SECRET_KEY", self.OTHER)
+        get_settings.cache_clear()
+        refused = qasid("webhooks", "add", "acc_x", "https://example.com/h", ok=False)
+        assert "is not the one this gateway's database was set up with" in refused
+        assert "qasid migrate --new-server-secret" in refused
+        refused = qasid("connectors", "add", "smpp", "zain", "--host", "smsc.example", "--system-id", "q",
+                        "--password", "s3cr3t", ok=False)  # fmt: skip
+        assert "is not the one" in refused
+        assert "zain" not in qasid("connectors", "list")
 
 
 class TestSimulatorInbox:

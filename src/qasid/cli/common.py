@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from qasid.db import Database
 from qasid.domain import money
 from qasid.errors import QasidError
+from qasid.server_secret import check as check_secret
 from qasid.server_secret import server_secret
 from qasid.settings import Settings, get_settings
 from qasid.vault import Vault
@@ -62,12 +63,19 @@ def fail(message: str) -> None:
 
 def open_vault() -> Vault:
     """Seals and opens secrets (signing secrets, connectors' credentials) under the server secret
-    every process of the gateway shares; never a new one (see ``qasid.server_secret``)."""
+    every process of the gateway shares; never a new one, never another (see
+    ``qasid.server_secret``)."""
+    db = Database.from_settings(settings())
     try:
-        return Vault(server_secret(settings(), create=False))
-    except ValueError as exc:
+        secret = server_secret(settings(), create=False)
+        with db.write() as conn:
+            check_secret(conn, settings(), secret)
+        return Vault(secret)
+    except ValueError as exc:  # NoServerSecret, WrongServerSecret, one too short
         fail(str(exc))
         raise  # unreachable: fail() exits
+    finally:
+        db.dispose()
 
 
 def now() -> datetime:

@@ -10,7 +10,9 @@ import typer
 
 from qasid.cli import accounts, catalog, demo, lists, otp, routing, webhooks
 from qasid.cli.common import fail, settings
+from qasid.db import Database
 from qasid.migrations import pending, upgrade
+from qasid.server_secret import check as check_secret
 from qasid.server_secret import server_secret
 
 app = typer.Typer(
@@ -35,19 +37,40 @@ app.add_typer(lists.inbound, name="inbound")
 app.command(name="demo")(demo.demo)
 
 
+NewSecretOption = Annotated[
+    bool,
+    typer.Option(
+        "--new-server-secret",
+        help="make the secret this process reads the gateway's, in place of a lost one: codes in flight "
+        "stop working, and sealed secrets must be set again",
+    ),
+]
+
+
 @app.command()
-def migrate() -> None:
-    """Create or upgrade the database schema (QASID_DATABASE_URL), and make the server secret's file
-    unless it or QASID_SECRET_KEY is there (the gateway would make it on its first start)."""
+def migrate(new_server_secret: NewSecretOption = False) -> None:
+    """Create or upgrade the database schema (QASID_DATABASE_URL), make the server secret's file
+    unless it or QASID_SECRET_KEY is there (the gateway would make it on its first start), and
+    record which secret the gateway's data is keyed with: every process must then read that one."""
     upgrade(settings().database_url)
     typer.echo(f"database at head: {settings().database_url}")
     found = settings().secret_key is not None or settings().secret_key_file.exists()
+    db = Database.from_settings(settings())
     try:
-        server_secret(settings())
+        secret = server_secret(settings())
+        with db.write() as conn:
+            recorded = check_secret(conn, settings(), secret, replace=new_server_secret)
     except ValueError as exc:
         fail(str(exc))
+    finally:
+        db.dispose()
     if not found:
         typer.echo(f"server secret made: {settings().secret_key_file.resolve()} (keep it with the database)")
+    if recorded and new_server_secret:
+        typer.echo(
+            "this server secret is now the gateway's: set sealed secrets again "
+            "(`qasid connectors set NAME password=...`, `qasid webhooks rotate ID`)"
+        )
 
 
 HostOption = Annotated[str | None, typer.Option(help="[default: QASID_HOST]")]

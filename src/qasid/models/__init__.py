@@ -299,6 +299,16 @@ jobs = Table(
     ),
 )
 
+# One row: which server secret (qasid.server_secret) this gateway's data is keyed and sealed with,
+# as a fingerprint that reveals nothing of it. A process reading another secret refuses to start.
+server_secret_check = Table(
+    "server_secret_check",
+    metadata,
+    C("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    C("fingerprint", String(64), nullable=False),
+    _created(),
+)
+
 # Every process that claims jobs says it is alive here; jobs held by a silent one are recovered.
 workers = Table(
     "workers",
