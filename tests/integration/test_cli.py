@@ -451,6 +451,9 @@ class TestOneServerSecret:
                         "--password", "s3cr3t", ok=False)  # fmt: skip
         assert "is not the one" in refused
         assert "zain" not in qasid("connectors", "list")
+        for command in ("serve", "api", "worker"):  # refused in a line, before anything starts
+            refused = qasid(command, ok=False)
+            assert refused.startswith("error: the server secret read from QASID_SECRET_KEY is not the one")
 
 
 class TestSimulatorInbox:

@@ -61,21 +61,26 @@ def fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def open_vault() -> Vault:
-    """Seals and opens secrets (signing secrets, connectors' credentials) under the server secret
-    every process of the gateway shares; never a new one, never another (see
-    ``qasid.server_secret``)."""
+def gateway_secret(*, create: bool, replace: bool = False) -> tuple[bytes, bool]:
+    """The server secret (made if missing, with ``create``), checked against the one the database
+    keeps (``qasid.server_secret``: recorded if none is, or in its place with ``replace``); and
+    whether it was recorded now. A missing, short or other secret is printed and exits 1."""
     db = Database.from_settings(settings())
     try:
-        secret = server_secret(settings(), create=False)
+        secret = server_secret(settings(), create=create)
         with db.write() as conn:
-            check_secret(conn, settings(), secret)
-        return Vault(secret)
+            return secret, check_secret(conn, settings(), secret, replace=replace)
     except ValueError as exc:  # NoServerSecret, WrongServerSecret, one too short
         fail(str(exc))
         raise  # unreachable: fail() exits
     finally:
         db.dispose()
+
+
+def open_vault() -> Vault:
+    """Seals and opens secrets (signing secrets, connectors' credentials) under the server secret
+    every process of the gateway shares; never a new one, never another."""
+    return Vault(gateway_secret(create=False)[0])
 
 
 def now() -> datetime:

@@ -9,11 +9,8 @@ from typing import Annotated
 import typer
 
 from qasid.cli import accounts, catalog, demo, lists, otp, routing, webhooks
-from qasid.cli.common import fail, settings
-from qasid.db import Database
+from qasid.cli.common import fail, gateway_secret, settings
 from qasid.migrations import pending, upgrade
-from qasid.server_secret import check as check_secret
-from qasid.server_secret import server_secret
 
 app = typer.Typer(
     help="Qasid, a self-hosted SMS and OTP gateway. Settings come from QASID_* environment variables.",
@@ -55,15 +52,7 @@ def migrate(new_server_secret: NewSecretOption = False) -> None:
     upgrade(settings().database_url)
     typer.echo(f"database at head: {settings().database_url}")
     found = settings().secret_key is not None or settings().secret_key_file.exists()
-    db = Database.from_settings(settings())
-    try:
-        secret = server_secret(settings())
-        with db.write() as conn:
-            recorded = check_secret(conn, settings(), secret, replace=new_server_secret)
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        db.dispose()
+    _, recorded = gateway_secret(create=True, replace=new_server_secret)
     if not found:
         typer.echo(f"server secret made: {settings().secret_key_file.resolve()} (keep it with the database)")
     if recorded and new_server_secret:
@@ -99,6 +88,7 @@ def worker() -> None:
 
     configure_logging(settings())
     _require_schema()
+    gateway_secret(create=True)
     typer.echo("Qasid worker running", err=False)
     uvloop.run(run_worker(settings()))
 
@@ -115,6 +105,7 @@ def _http(host: str | None, port: int | None, *, role: str) -> None:
 
     cfg = settings()
     _require_schema()
+    gateway_secret(create=True)  # another secret is refused here in a line, not by the app's traceback
     sock = socket.socket(socket.AF_INET6 if ":" in (host or cfg.host) else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host or cfg.host, cfg.port if port is None else port))
