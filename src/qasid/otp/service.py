@@ -181,7 +181,7 @@ class CreateVerification(WriteOp[Verification]):
 
 def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Verification | QasidError]:
     """A batch of new verifications in a few statements: the accounts locked once, the limits read
-    by three queries, the messages accepted together, and each table written with one insert.
+    by one query, the messages accepted together, and each table written with one insert.
     (Should a later step refuse one, say for want of funds, it has still counted against the limits
     of the others of its batch: the error is on the side of caution, and only within a batch.)"""
     accounts = AccountRepository(conn).lock_for_update([op.row["account_id"] for op in ops])
