@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC
 
+import pytest
+
 from sqlalchemy import select
 
 from qasid.db import Database
 from qasid.db.bulk import one_of, select_rows
-from qasid.models import accounts
+from qasid.models import accounts, api_keys
 from tests.support import Operator
 
 
@@ -29,3 +31,24 @@ class TestSelectRows:
             row["created_at"].tzinfo is UTC for row in found
         )  # datetimes as the column type gives them
         assert some == [{"id": row["id"], "updated_at": row["updated_at"]} for row in found]
+
+    def test_a_view_of_joined_tables_comes_back_as_core_gives_it(self, db: Database, operator: Operator):
+        customers = [operator.customer(name=name) for name in ("one", "two")]
+        view = select(
+            api_keys.c.id, accounts.c.name, accounts.c.created_at.label("account_created_at")
+        ).select_from(api_keys.join(accounts, accounts.c.id == api_keys.c.account_id))
+        wanted = [customers[1].account.id]
+        with db.read() as conn:
+            condition, params = one_of(conn, accounts.c.id, wanted)
+            found = select_rows(conn, view, condition, params)
+            core = conn.execute(view.where(accounts.c.id.in_(wanted))).mappings().all()
+        assert found == [dict(row) for row in core]
+        assert [row["name"] for row in found] == ["two"]
+        assert found[0]["account_created_at"].tzinfo is UTC
+
+    def test_a_view_with_a_where_or_two_columns_of_one_name_is_refused(self, db: Database):
+        with db.read() as conn:
+            with pytest.raises(ValueError, match="WHERE"):
+                select_rows(conn, select(accounts.c.id).where(accounts.c.id == "x"), "1 = 1", ())
+            with pytest.raises(ValueError, match="two columns"):
+                select_rows(conn, select(accounts.c.id, api_keys.c.id), "1 = 1", ())

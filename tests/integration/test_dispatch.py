@@ -267,6 +267,14 @@ class TestLanes:
             rest = JobRepository(conn).claim("wrk_a", now, 10)
         assert [j.run_at for j in first] == [now - timedelta(seconds=1)]
         assert [j.run_at for j in rest] == [now - timedelta(seconds=30), now - timedelta(seconds=20)]
+        with db.read() as conn:
+            marks = conn.execute(select(jobs.c.run_at, jobs.c.claimed_by, jobs.c.claimed_at)).all()
+        assert sorted(marks) == [
+            (now - timedelta(seconds=30), "wrk_a", now),
+            (now - timedelta(seconds=20), "wrk_a", now),
+            (now - timedelta(seconds=1), "wrk_a", now),
+            (now + timedelta(seconds=60), None, None),
+        ]
 
     async def test_codes_go_in_the_urgent_lane_and_texts_in_the_normal_one(self, client, operator, db):
         customer = operator.customer(senders_approved=("Qasid", "Brand"))

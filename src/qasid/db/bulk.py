@@ -19,14 +19,15 @@ memoized per call because a batch repeats the same timestamps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain
 from typing import Any
 
 import msgspec
-from sqlalchemy import Column, Connection, Dialect, Table
+from sqlalchemy import Column, Connection, Dialect, Select, Table
+from sqlalchemy.types import TypeEngine
 
 _json = msgspec.json.Encoder()
 SQLITE_MAX_PARAMETERS = 32_766
@@ -169,40 +170,71 @@ def bulk_update(
 
 @cache
 def _read_plan(
-    table: Table, dialect: Dialect, names: tuple[str, ...] | None
+    source: Table | Select[Any], dialect: Dialect, names: tuple[str, ...] | None
 ) -> tuple[str, tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
-    columns = list(table.columns) if names is None else [table.c[name] for name in names]
-    head = f"SELECT {', '.join(f'{table.name}.{c.name}' for c in columns)} FROM {table.name}"  # noqa: S608
-    processors = tuple(
-        (index, processor)
-        for index, column in enumerate(columns)
-        if (processor := column.type.result_processor(dialect, None)) is not None
-    )
-    return head, tuple(c.name for c in columns), processors
+    if isinstance(source, Select):
+        # A fixed view (columns and joins, no WHERE): its text compiled once, as Core would send it.
+        compiled = source.compile(dialect=dialect)
+        if compiled.params or source.whereclause is not None or names is not None:
+            raise ValueError("select_rows takes a view without parameters, WHERE or names")
+        head = str(compiled)
+        keys = tuple(str(column.key) for column in source.selected_columns)
+        types = [column.type for column in source.selected_columns]
+    else:
+        columns = list(source.columns) if names is None else [source.c[name] for name in names]
+        head = f"SELECT {', '.join(f'{source.name}.{c.name}' for c in columns)} FROM {source.name}"  # noqa: S608
+        keys = tuple(c.name for c in columns)
+        types = [column.type for column in columns]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"two columns of one name in {keys}")
+    return head, keys, result_processors(dialect, types)
 
 
 def select_rows(
     conn: Connection,
-    table: Table,
+    source: Table | Select[Any],
     condition: str,
     params: Sequence[Any],
     *,
     names: tuple[str, ...] | None = None,
     tail: str = "",
 ) -> list[dict[str, Any]]:
-    """Rows of ``table`` (its ``names`` columns, default all) where ``condition`` holds, as dicts.
-    ``condition`` and ``tail`` (``FOR UPDATE``, say) are our own fixed SQL, run through the driver;
-    values come back converted by the columns' own result processors, as from a Core ``select``.
-    For the hot paths, where building, compiling and reading a Core statement costs more than the
-    query (``one_of`` gives a condition on a list of values whose text does not change with it)."""
-    head, keys, processors = _read_plan(table, conn.dialect, names)
+    """Rows of ``source`` (a table, its ``names`` columns or all; or a fixed Core select of columns
+    and joins) where ``condition`` holds, as dicts keyed as Core would key them. ``condition`` and
+    ``tail`` (``FOR UPDATE``, say) are our own fixed SQL, run through the driver; values come back
+    converted by the columns' own result processors, as from a Core ``select``. For the hot paths,
+    where building, compiling and reading a Core statement costs more than the query (``one_of``
+    gives a condition on a list of values whose text does not change with it)."""
+    head, keys, processors = _read_plan(source, conn.dialect, names)
+    return rows_as_dicts(
+        conn.exec_driver_sql(f"{head} WHERE {condition} {tail}", tuple(params)), keys, processors
+    )
+
+
+def rows_as_dicts(
+    rows: Iterable[Sequence[Any]],
+    keys: tuple[str, ...],
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...],
+) -> list[dict[str, Any]]:
     found = []
-    for row in conn.exec_driver_sql(f"{head} WHERE {condition} {tail}", tuple(params)):
+    for row in rows:
         values = list(row)
         for index, process in processors:
             values[index] = process(values[index])
         found.append(dict(zip(keys, values, strict=True)))
     return found
+
+
+def result_processors(
+    dialect: Dialect, types: Sequence[TypeEngine[Any]]
+) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """(index, processor) for each of ``types`` (a result's columns' types, in order) that converts
+    what the driver returns."""
+    return tuple(
+        (index, processor)
+        for index, type_ in enumerate(types)
+        if (processor := type_.result_processor(dialect, None)) is not None
+    )
 
 
 def one_of(conn: Connection, column: Column[Any], values: Sequence[Any]) -> tuple[str, tuple[str]]:

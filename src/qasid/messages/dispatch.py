@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Self
+from typing import Any, Self
 
 import structlog
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from qasid.channels.base import Connector, OneTimeCode, Outbound, PermanentError, TransientError
 from qasid.db.writer import GroupCommitWriter, WriteOp
@@ -54,7 +54,7 @@ class Claimed:
     """A claimed job and what dispatching its message needs."""
 
     job: Job
-    message: RowMapping | None  # None when the message is gone
+    message: Mapping[str, Any] | None  # None when the message is gone
 
 
 @dataclass(slots=True)
@@ -192,7 +192,7 @@ class Dispatcher:
         self,
         writer: GroupCommitWriter,
         worker_id: str,
-        route: Callable[[RowMapping], list[Connector]],
+        route: Callable[[Mapping[str, Any]], list[Connector]],
         *,
         batch: int = 256,
         max_in_flight: int = 2048,
@@ -305,7 +305,7 @@ class Dispatcher:
             )
         return await self._submit(item, now)
 
-    def _follow_up(self, job: Job, message: RowMapping, status: MessageStatus) -> Outcome:
+    def _follow_up(self, job: Job, message: Mapping[str, Any], status: MessageStatus) -> Outcome:
         """An expiry job (a sent message never reported on) or a verification's fallback job."""
         if job.kind == JobKind.FALLBACK and status != MessageStatus.DELIVERED and self.fallback is not None:
             return Fallback(job.id, message["id"], self.fallback)
@@ -365,7 +365,7 @@ class Dispatcher:
             )
 
 
-def _outbound(message: RowMapping, codes: CodeBook | None) -> Outbound:
+def _outbound(message: Mapping[str, Any], codes: CodeBook | None) -> Outbound:
     text, code = message["body"], None
     if message["verification_id"] is not None:  # the code goes in only now, on its way out
         if codes is None or message["code_seal"] is None:

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
-from qasid.db.bulk import bulk_insert, bulk_update
+from qasid.db.bulk import bulk_insert, bulk_update, one_of, select_rows
 from qasid.domain.states import MessageStatus, advance
 from qasid.models import batches, idempotency_keys, message_events, messages, verifications
 
@@ -145,12 +145,12 @@ class MessageRepository:
             )
         return moved
 
-    def for_dispatch(self, message_ids: Sequence[str]) -> list[RowMapping]:
+    def for_dispatch(self, message_ids: Sequence[str]) -> list[dict[str, Any]]:
         """What dispatching needs of each message and its batch."""
         if not message_ids:
             return []
-        query = _DISPATCH_VIEW.where(messages.c.id.in_(message_ids))
-        return list(self.conn.execute(query).mappings())
+        condition, params = one_of(self.conn, messages.c.id, message_ids)
+        return select_rows(self.conn, _DISPATCH_VIEW, condition, params)
 
     def settlement_rows(self, message_ids: Sequence[str]) -> list[RowMapping]:
         """Who paid what for these messages, and where each stands."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, Dialect, and_, func, insert, select, update
 
-from qasid.db.bulk import bulk_insert, bulk_update, one_of
+from qasid.db.bulk import bulk_insert, bulk_update, one_of, result_processors, rows_as_dicts
 from qasid.models import jobs, workers
 from qasid.outbox.records import Job, JobKind
 
@@ -22,6 +23,24 @@ def _job(row: Any) -> Job:
     )
 
 
+_CLAIMED = ("id", "kind", "message_id", "attempts", "run_at", "lane")
+
+
+@cache
+def _claim_sql(
+    dialect: Dialect,
+) -> tuple[str, Callable[[Any], Any] | None, tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    """The claim's text for ``dialect``, the bind processor of its timestamps and the result
+    processors of what it returns."""
+    mark, lock = ("%s", " FOR UPDATE SKIP LOCKED") if dialect.name == "postgresql" else ("?", "")
+    # Fixed text: placeholders and our own names only.
+    due = f"jobs.claimed_by IS NULL AND jobs.run_at <= {mark} ORDER BY jobs.lane, jobs.run_at LIMIT {mark}"
+    sql = f"UPDATE jobs SET claimed_by = {mark}, claimed_at = {mark} WHERE jobs.id IN ("  # noqa: S608
+    sql += f"SELECT jobs.id FROM jobs WHERE {due}{lock}) RETURNING {', '.join(_CLAIMED)}"  # noqa: S608
+    returned = result_processors(dialect, [jobs.c[name].type for name in _CLAIMED])
+    return sql, jobs.c.run_at.type.bind_processor(dialect), returned
+
+
 class JobRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -32,19 +51,24 @@ class JobRepository:
 
     def claim(self, worker_id: str, now: datetime, limit: int) -> list[Job]:
         """Take up to ``limit`` due jobs for ``worker_id``: one statement, safe under concurrency
-        (PostgreSQL skips rows another worker is claiming; SQLite holds the write lock)."""
-        due = select(jobs.c.id).where(jobs.c.claimed_by.is_(None), jobs.c.run_at <= now)
-        due = due.order_by(jobs.c.lane, jobs.c.run_at).limit(limit)  # urgent ones first
-        if self.conn.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        statement = (
-            update(jobs)
-            .where(jobs.c.id.in_(due.scalar_subquery()))
-            .values(claimed_by=worker_id, claimed_at=now)
-            .returning(jobs.c.id, jobs.c.kind, jobs.c.message_id, jobs.c.attempts, jobs.c.run_at, jobs.c.lane)
-        )
-        claimed = sorted(self.conn.execute(statement), key=lambda row: (row.lane, row.run_at))
-        return [_job(row) for row in claimed]
+        (PostgreSQL skips rows another worker is claiming; SQLite holds the write lock). Our own
+        text through the driver: the Core statement cost more to build and read than to run."""
+        dialect = self.conn.dialect
+        sql, when, returned = _claim_sql(dialect)
+        stamp = when(now) if when else now
+        found = self.conn.exec_driver_sql(sql, (worker_id, stamp, stamp, limit))
+        rows = rows_as_dicts(found, _CLAIMED, returned)
+        rows.sort(key=lambda row: (row["lane"], row["run_at"]))  # urgent ones first
+        return [
+            Job(
+                id=row["id"],
+                kind=JobKind(row["kind"]),
+                message_id=row["message_id"],
+                attempts=row["attempts"],
+                run_at=row["run_at"],
+            )
+            for row in rows
+        ]
 
     def release(self, rows: Sequence[tuple[int, datetime, int, str | None]]) -> None:
         """Give jobs back to the queue: (id, run_at, attempts, last_error)."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from anyio import to_thread
-from sqlalchemy import RowMapping
 
 from qasid.channels import registry
 from qasid.channels.base import Connector, Context
@@ -45,7 +46,7 @@ class Links:
         for record, connector in list(self.running.values()):
             await self._stop(record, connector)
 
-    def route(self, message: RowMapping) -> list[Connector]:
+    def route(self, message: Mapping[str, Any]) -> list[Connector]:
         ids = self.table.candidates(
             message["channel"], message["country"], message["operator"], message["recipient"]
         )
