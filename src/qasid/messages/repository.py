@@ -83,6 +83,8 @@ _DISPATCH_VIEW = select(
     )
 )
 
+_SETTLEMENT = ("id", "account_id", "batch_id", "price", "status")
+
 # A message with what it shares with its batch, as the API shows it.
 _MESSAGE_VIEW = select(
     messages,
@@ -152,14 +154,12 @@ class MessageRepository:
         condition, params = one_of(self.conn, messages.c.id, message_ids)
         return select_rows(self.conn, _DISPATCH_VIEW, condition, params)
 
-    def settlement_rows(self, message_ids: Sequence[str]) -> list[RowMapping]:
+    def settlement_rows(self, message_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Who paid what for these messages, and where each stands."""
         if not message_ids:
             return []
-        query = select(
-            messages.c.id, messages.c.account_id, messages.c.batch_id, messages.c.price, messages.c.status
-        ).where(messages.c.id.in_(message_ids))
-        return list(self.conn.execute(query).mappings())
+        condition, params = one_of(self.conn, messages.c.id, message_ids)
+        return select_rows(self.conn, messages, condition, params, names=_SETTLEMENT)
 
     def get(self, account_id: str, message_id: str) -> RowMapping | None:
         """The message with its batch's fields, if it is the account's."""

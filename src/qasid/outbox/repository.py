@@ -26,19 +26,31 @@ def _job(row: Any) -> Job:
 _CLAIMED = ("id", "kind", "message_id", "attempts", "run_at", "lane")
 
 
+def _mark(dialect: Dialect) -> str:
+    """The driver's placeholder."""
+    return "%s" if dialect.name == "postgresql" else "?"
+
+
 @cache
-def _claim_sql(
-    dialect: Dialect,
-) -> tuple[str, Callable[[Any], Any] | None, tuple[tuple[int, Callable[[Any], Any]], ...]]:
-    """The claim's text for ``dialect``, the bind processor of its timestamps and the result
-    processors of what it returns."""
-    mark, lock = ("%s", " FOR UPDATE SKIP LOCKED") if dialect.name == "postgresql" else ("?", "")
+def _time_processor(dialect: Dialect) -> Callable[[Any], Any] | None:
+    return jobs.c.run_at.type.bind_processor(dialect)
+
+
+def _stamp(dialect: Dialect, moment: datetime) -> Any:
+    """``moment`` as the driver takes it for the jobs' times (text on SQLite)."""
+    processor = _time_processor(dialect)
+    return processor(moment) if processor else moment
+
+
+@cache
+def _claim_sql(dialect: Dialect) -> tuple[str, tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    """The claim's text for ``dialect`` and the result processors of what it returns."""
+    mark, lock = _mark(dialect), " FOR UPDATE SKIP LOCKED" if dialect.name == "postgresql" else ""
     # Fixed text: placeholders and our own names only.
     due = f"jobs.claimed_by IS NULL AND jobs.run_at <= {mark} ORDER BY jobs.lane, jobs.run_at LIMIT {mark}"
     sql = f"UPDATE jobs SET claimed_by = {mark}, claimed_at = {mark} WHERE jobs.id IN ("  # noqa: S608
     sql += f"SELECT jobs.id FROM jobs WHERE {due}{lock}) RETURNING {', '.join(_CLAIMED)}"  # noqa: S608
-    returned = result_processors(dialect, [jobs.c[name].type for name in _CLAIMED])
-    return sql, jobs.c.run_at.type.bind_processor(dialect), returned
+    return sql, result_processors(dialect, [jobs.c[name].type for name in _CLAIMED])
 
 
 class JobRepository:
@@ -53,9 +65,8 @@ class JobRepository:
         """Take up to ``limit`` due jobs for ``worker_id``: one statement, safe under concurrency
         (PostgreSQL skips rows another worker is claiming; SQLite holds the write lock). Our own
         text through the driver: the Core statement cost more to build and read than to run."""
-        dialect = self.conn.dialect
-        sql, when, returned = _claim_sql(dialect)
-        stamp = when(now) if when else now
+        sql, returned = _claim_sql(self.conn.dialect)
+        stamp = _stamp(self.conn.dialect, now)
         found = self.conn.exec_driver_sql(sql, (worker_id, stamp, stamp, limit))
         rows = rows_as_dicts(found, _CLAIMED, returned)
         rows.sort(key=lambda row: (row["lane"], row["run_at"]))  # urgent ones first
@@ -99,15 +110,12 @@ class JobRepository:
     def expedite_fallbacks(self, message_ids: Sequence[str], now: datetime) -> None:
         """The messages' waiting fallback jobs become due now."""
         if message_ids:
-            self.conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.message_id.in_(message_ids),
-                    jobs.c.kind == JobKind.FALLBACK.value,
-                    jobs.c.claimed_by.is_(None),
-                    jobs.c.run_at > now,
-                )
-                .values(run_at=now)
+            condition, params = one_of(self.conn, jobs.c.message_id, message_ids)
+            stamp, mark = _stamp(self.conn.dialect, now), _mark(self.conn.dialect)
+            self.conn.exec_driver_sql(
+                f"UPDATE jobs SET run_at = {mark} WHERE {condition} AND jobs.kind = "  # noqa: S608 - fixed text
+                f"'{JobKind.FALLBACK.value}' AND jobs.claimed_by IS NULL AND jobs.run_at > {mark}",
+                (stamp, *params, stamp),
             )
 
     def release_claims_of(self, worker_ids: Sequence[str]) -> int:
