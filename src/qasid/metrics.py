@@ -6,6 +6,8 @@ so any process shows the whole queue.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Histogram, disable_created_metrics
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library; drops *_created series
@@ -30,3 +32,16 @@ DISPATCH_LATENCY = Histogram(
     "From acceptance (or the schedule time) to the connector taking the message",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+
+
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def count(metric: Counter, *values: str, amount: float = 1) -> None:
+    """``metric.labels(*values).inc(amount)`` with the labelled child kept: ``labels`` costs about
+    2.4 µs a call here against 0.4 for ``inc`` alone, and a verification counts several times."""
+    key = (id(metric), values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    child.inc(amount)

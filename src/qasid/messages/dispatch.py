@@ -39,7 +39,7 @@ from qasid.messages.delivery_repository import DeliveryRepository
 from qasid.messages.history import record_moves
 from qasid.messages.reports import apply_held, settle
 from qasid.messages.repository import MessageRepository
-from qasid.metrics import DISPATCH_LATENCY, DISPATCHED, FINAL_STATES, RETRIED
+from qasid.metrics import DISPATCH_LATENCY, DISPATCHED, FINAL_STATES, RETRIED, count
 from qasid.otp.codes import PLACEHOLDER, CodeBook
 from qasid.otp.fallback import FallbackPolicy, fall_back
 from qasid.outbox.records import Job, JobKind, RetryPolicy
@@ -328,7 +328,7 @@ class Dispatcher:
                 submitted = await connector.submit(outbound)
             except TransientError as exc:
                 errors.append(f"{connector.name}: {exc}")
-                RETRIED.labels(connector=connector.name).inc()
+                count(RETRIED, connector.name)
                 continue
             except PermanentError as exc:
                 detail = f"{connector.name}: {exc.detail}"
@@ -352,9 +352,9 @@ class Dispatcher:
     def _count(self, item: Claimed, outcome: Outcome) -> None:
         message = item.message
         if isinstance(outcome, Sent):
-            DISPATCHED.labels(connector=outcome.connector).inc()
+            count(DISPATCHED, outcome.connector)
         elif isinstance(outcome, Ended):
-            FINAL_STATES.labels(connector=outcome.connector, status=outcome.status.value).inc()
+            count(FINAL_STATES, outcome.connector, outcome.status.value)
         if message is not None and isinstance(outcome, Retry | Ended):
             log.info(
                 "dispatch " + type(outcome).__name__.lower(),

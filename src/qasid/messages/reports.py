@@ -25,7 +25,7 @@ from qasid.errors import QasidError
 from qasid.messages.delivery_repository import DeliveryRepository, Pair
 from qasid.messages.history import record_moves
 from qasid.messages.repository import MessageRepository
-from qasid.metrics import FINAL_STATES
+from qasid.metrics import FINAL_STATES, count
 from qasid.outbox.repository import JobRepository
 
 
@@ -186,4 +186,4 @@ class WriterReportSink:
         if not reports:
             return
         for ended in await self.writer.submit(ApplyReports(reports)):
-            FINAL_STATES.labels(connector=self.name_of(ended.connector_id), status=ended.status.value).inc()
+            count(FINAL_STATES, self.name_of(ended.connector_id), ended.status.value)

@@ -24,7 +24,7 @@ from qasid.messages.prepare import PreparedSend, SendCatalog, prepare_send, requ
 from qasid.messages.reading import MessageQuery, get_message, list_messages
 from qasid.messages.repository import IdempotencyRepository
 from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageRequest
-from qasid.metrics import ACCEPTED
+from qasid.metrics import ACCEPTED, count
 from qasid.senders.service import rules
 from qasid.settings import Settings
 from qasid.webhooks.service import Callbacks
@@ -75,7 +75,7 @@ class MessageService:
         prepared.urgent = urgent
         outcome = await self.writer.submit(AcceptSend(prepared, self._idempotency_ttl))
         if not outcome.replayed:
-            ACCEPTED.labels(channel=Channel.SMS.value).inc(len(prepared.messages))
+            count(ACCEPTED, Channel.SMS.value, amount=len(prepared.messages))
             if self.on_accepted is not None and prepared.batch.schedule_at is None:
                 self.on_accepted()
         return outcome

@@ -47,7 +47,7 @@ from qasid.messages.accept import accept_sends
 from qasid.messages.prepare import PreparedSend
 from qasid.messages.schemas import SendMessageRequest
 from qasid.messages.service import MessageService
-from qasid.metrics import ACCEPTED, VERIFICATIONS
+from qasid.metrics import ACCEPTED, VERIFICATIONS, count
 from qasid.models import routes
 from qasid.otp import policy as policies
 from qasid.otp import texts
@@ -478,7 +478,7 @@ class VerificationService:
         created = await self.writer.submit(
             CreateVerification(row, prepared, policy.limits, request.code, self.policy)
         )
-        VERIFICATIONS.labels(event="created").inc()
+        count(VERIFICATIONS, "created")
         self._accepted()
         return created
 
@@ -497,7 +497,7 @@ class VerificationService:
         result = await self.writer.submit(
             CheckVerification(caller.account_id, verification_id, digest, datetime.now(UTC))
         )
-        VERIFICATIONS.labels(event=result.status).inc()
+        count(VERIFICATIONS, result.status)
         return result
 
     async def cancel(self, caller: Caller, verification_id: str) -> VerificationDetail:
@@ -608,7 +608,7 @@ class VerificationService:
         return prepared
 
     def _accepted(self) -> None:
-        ACCEPTED.labels(channel="sms").inc()
+        count(ACCEPTED, "sms")
         if self.messages.on_accepted is not None:
             self.messages.on_accepted()
 

@@ -41,7 +41,7 @@ from standardwebhooks import Webhook
 import qasid
 from qasid.db.writer import GroupCommitWriter, WriteOp
 from qasid.errors import QasidError
-from qasid.metrics import WEBHOOK_TRIES
+from qasid.metrics import WEBHOOK_TRIES, count
 from qasid.outbox.records import RetryPolicy
 from qasid.settings import Settings
 from qasid.vault import Vault
@@ -375,7 +375,7 @@ class WebhookSender:
         for due in group:
             async with self.calls[key]:
                 tried = await self.attempt(due)
-            WEBHOOK_TRIES.labels(outcome=tried.verdict.value).inc()
+            count(WEBHOOK_TRIES, tried.verdict.value)
             records.append(asyncio.create_task(self._record(tried)))
         await asyncio.gather(*records)
 
