@@ -10,9 +10,11 @@ from typing import Any
 from litestar import Litestar, get
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
+from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from qasid.api import ops, v1, webhooks
+from qasid.api.fastlane import QasidApp
 from qasid.api.middleware import RequestIdMiddleware
 from qasid.api.openapi import openapi_config
 from qasid.api.problems import (
@@ -49,9 +51,10 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
-def create_app(settings: Settings | None = None, *, role: str = "serve") -> Litestar:
+def create_app(settings: Settings | None = None, *, role: str = "serve", fast_lane: bool = True) -> QasidApp:
     """The gateway's HTTP application. ``role="serve"`` also runs a worker (dispatch, connectors) in
-    the same process; ``role="api"`` serves HTTP only."""
+    the same process; ``role="api"`` serves HTTP only. ``fast_lane=False`` leaves a verification's
+    create and check to Litestar too (qasid.api.fastlane)."""
     settings = settings or get_settings()
     configure_logging(settings)
 
@@ -66,19 +69,23 @@ def create_app(settings: Settings | None = None, *, role: str = "serve") -> Lite
             await services.stop()
             gc.unfreeze()
 
-    return Litestar(
+    handlers: ExceptionHandlersMap = {
+        QasidError: handle_qasid_error,
+        HTTPException: http_errors(settings),
+        OperationalError: handle_database_error,
+        InterfaceError: handle_database_error,
+        Exception: handle_unexpected,
+    }
+    app = QasidApp(
         route_handlers=[v1.router, describe_problem, *ops.handlers, *webhooks.handlers, *routers(settings)],
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
         openapi_config=openapi_config(),
-        exception_handlers={
-            QasidError: handle_qasid_error,
-            HTTPException: http_errors(settings),
-            OperationalError: handle_database_error,
-            InterfaceError: handle_database_error,
-            Exception: handle_unexpected,
-        },
+        exception_handlers=handlers,
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,  # configure_logging has set it up, at QASID_LOG_LEVEL
         debug=False,
     )
+    if fast_lane:
+        app.use_fast_lane(handlers, settings.max_body_bytes)
+    return app
