@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC
 
 import pytest
-
 from sqlalchemy import select
 
 from qasid.db import Database

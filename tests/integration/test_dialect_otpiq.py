@@ -12,7 +12,11 @@ from qasid.billing.records import Price
 from qasid.routing import service as routing
 from qasid.settings import Settings
 from tests.conftest import FAST
-from tests.integration.test_otp_channels import Stack, stack  # noqa: F401 - the fixture, with WhatsApp and Telegram
+from tests.integration.test_otp_channels import (  # noqa: F401 - the fixtures, with WhatsApp and Telegram
+    Stack,
+    channel_timeout,
+    stack,
+)
 from tests.integration.test_verifications import codes_received
 from tests.receiver import HOOKS, Receiver, verified
 from tests.support import Customer, Operator, add_simulator, running_simulator, vault, wait_for

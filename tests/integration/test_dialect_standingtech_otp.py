@@ -16,7 +16,11 @@ from qasid.billing.records import Price
 from qasid.compat.standingtech.codes import CODES
 from qasid.optout import service as optout
 from qasid.optout.records import ListKind
-from tests.integration.test_otp_channels import Stack, stack  # noqa: F401 - the fixture, with WhatsApp and Telegram
+from tests.integration.test_otp_channels import (  # noqa: F401 - the fixtures, with WhatsApp and Telegram
+    Stack,
+    channel_timeout,
+    stack,
+)
 from tests.integration.test_verifications import codes_received
 from tests.support import Customer, Operator, add_simulator, running_simulator, wait_for
 

@@ -1,5 +1,5 @@
-"""The fast lane (qasid.api.fastlane) answers a verification's create and check as Litestar's
-handlers do: every request here is sent twice, once through each lane of the same app, and the
+"""The fast lane (qasid.api.fastlane) answers a send, a verification's create and its check as
+Litestar's handlers do: every request here is sent twice, once through each lane of the same app, and the
 answers compared (status, headers, body; ids and times, which differ by nature, set aside)."""
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ class TestTheRoutes:
     @pytest.mark.parametrize(
         ("method", "path", "hot"),
         [
+            ("POST", "/v1/messages", ("send", "")),
+            ("POST", "/v1/messages/", None),
+            ("GET", "/v1/messages", None),
             ("POST", "/v1/verifications", ("create", "")),
             ("POST", "/v1/verifications/ver_1/check", ("check", "ver_1")),
             ("GET", "/v1/verifications", None),
@@ -181,6 +184,55 @@ class TestTheRoutes:
         )
         assert kept.headers["x-request-id"] == "abc-123"
         assert made.headers["x-request-id"].startswith("req_")
+
+
+class TestSends:
+    async def test_a_send_answers_alike(self, lanes: Lanes, operator: Operator):
+        customer = operator.customer(balance=10_000, price=20)
+        send = {"json": lambda: {"to": [next(NUMBERS), "12"], "text": "hello", "sender": "Qasid"},
+                "headers": customer.headers}  # fmt: skip
+        fast, slow = await lanes.both("POST", "/v1/messages", **send)
+        assert fast.status_code == slow.status_code == 202, fast.text
+        assert fast.headers.keys() == slow.headers.keys()
+        assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+        mine, theirs = fast.json(), slow.json()
+        assert mine.keys() == theirs.keys()
+        assert [m.keys() for m in mine["messages"]] == [m.keys() for m in theirs["messages"]]
+        assert mine["invalid"] == theirs["invalid"] != []
+        assert (mine["total_cost"], mine["balance"] - 20) == (theirs["total_cost"], theirs["balance"])
+
+    async def test_a_repeat_with_its_idempotency_key_is_replayed_by_either_lane(
+        self, lanes: Lanes, operator: Operator
+    ):
+        customer = operator.customer(balance=10_000, price=20)
+        send = {"json": {"to": next(NUMBERS), "text": "hello", "sender": "Qasid"},
+                "headers": {**customer.headers, "Idempotency-Key": "order-1"}}  # fmt: skip
+        first = await lanes.one(True, "POST", "/v1/messages", **send)
+        again, again_slow = await lanes.both("POST", "/v1/messages", **send)
+        assert first.status_code == again.status_code == again_slow.status_code == 202
+        assert "idempotent-replayed" not in first.headers
+        assert again.headers["idempotent-replayed"] == again_slow.headers["idempotent-replayed"] == "true"
+        assert first.content == again.content == again_slow.content  # byte for byte
+        assert operator.account(customer.account.id).balance == 10_000 - 20  # charged once
+
+    async def test_errors_answer_alike(self, lanes: Lanes, operator: Operator):
+        customer = operator.customer(balance=10)
+        ok = {"to": "+9647700000001", "text": "hello", "sender": "Qasid"}
+        cases: list[tuple[dict[str, Any], int]] = [
+            ({"json": ok}, 401),
+            ({"content": b"{not json", "headers": customer.headers}, 400),
+            ({"json": {**ok, "sender": "Nobody"}, "headers": customer.headers}, 422),  # unknown sender
+            ({"json": {**ok, "text": ""}, "headers": customer.headers}, 422),
+            ({"json": ok, "headers": {**customer.headers, "Idempotency-Key": "k" * 256}}, 422),
+            (
+                {"json": {**ok, "to": [f"+96477000{n:05d}" for n in range(50)]}, "headers": customer.headers},
+                402,
+            ),
+        ]
+        for kwargs, status in cases:
+            fast, slow = await lanes.both("POST", "/v1/messages", **kwargs)
+            same(fast, slow)
+            assert fast.status_code == status, (kwargs, fast.text)
 
 
 def test_the_app_runs_the_fast_lane_by_default_and_not_when_asked(settings):

@@ -1,23 +1,26 @@
-"""The fast lane: a verification's create and check answered without Litestar's routing and
-handler machinery.
+"""The fast lane: a send, a verification's create and its check answered without Litestar's
+routing and handler machinery.
 
-A one-time code is two requests, and at a thousand codes a second Litestar's per-request work
-(route resolution, the handler's signature model, the response object and its conversion, the
-await chain through its layers) cost more of the interpreter than the handlers themselves; with
-one process the interpreter is the limit (docs/performance.md, "Verifications"). So ``QasidApp``
-answers exactly ``POST /v1/verifications`` and ``POST /v1/verifications/{id}/check`` here, and
-passes every other request, those paths with a trailing slash included, to Litestar.
+A one-time code is two requests, a message sent one at a time one, and at a thousand a second
+Litestar's per-request work (route resolution, the handler's signature model, the response object
+and its conversion, the await chain through its layers) cost more of the interpreter than the
+handlers themselves; with one process the interpreter is the limit (docs/performance.md,
+"Verifications"). So ``QasidApp`` answers exactly ``POST /v1/messages``, ``POST
+/v1/verifications`` and ``POST /v1/verifications/{id}/check`` here, and passes every other
+request, those paths with a trailing slash included, to Litestar.
 
 Nothing else changes for the caller: the same request id handling (``RequestIdMiddleware``), the
 same key check before the body is read, the same body size limit, the same functions behind both
-lanes (``qasid.api.v1.verifications.create`` and ``check``), the same JSON, and errors rendered by
-the exception handlers the Litestar app was given. The Litestar handlers stay registered: they are
-what the OpenAPI schema documents, and they answer when the fast lane is off
-(``create_app(fast_lane=False)``); a test holds both lanes to the same answers.
+lanes (``qasid.api.v1.messages.accept``, ``qasid.api.v1.verifications.create`` and ``check``),
+the same JSON, and errors rendered by the exception handlers the Litestar app was given. The
+Litestar handlers stay registered: they are what the OpenAPI schema documents, and they answer
+when the fast lane is off (``create_app(fast_lane=False)``); a test holds both lanes to the same
+answers.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 from litestar import Litestar, Request
@@ -25,20 +28,25 @@ from litestar.serialization import encode_json
 from litestar.types import ASGIApp, ExceptionHandlersMap, HTTPScope, Receive, Scope, Send
 
 from qasid.api.deps import receive_body
-from qasid.api.middleware import RequestIdMiddleware
+from qasid.api.middleware import RequestIdMiddleware, request_id_of
 from qasid.api.problems import bearer_token
-from qasid.api.v1 import verifications
+from qasid.api.v1 import messages, verifications
 from qasid.runtime import Runtime
 
+_SEND = "/v1/messages"
 _CREATE = "/v1/verifications"
 _CHECK_HEAD, _CHECK_TAIL = "/v1/verifications/", "/check"
 _JSON = (b"content-type", b"application/json")
+_REPLAYED = (b"idempotent-replayed", b"true")
 
 
 def hot_route(method: str, path: str) -> tuple[str, str] | None:
-    """("create", "") or ("check", verification id) for the fast lane's two routes, else None."""
+    """("send", ""), ("create", "") or ("check", verification id) for the fast lane's routes, else
+    None."""
     if method != "POST":
         return None
+    if path == _SEND:
+        return "send", ""
     if path == _CREATE:
         return "create", ""
     if path.startswith(_CHECK_HEAD) and path.endswith(_CHECK_TAIL):
@@ -69,12 +77,21 @@ class FastLane:
             raise LookupError(scope["path"])
         kind, verification_id = route
         runtime: Runtime = self.app.state.services
+        started = time.perf_counter()
+        headers = [_JSON]
         try:
             caller = await runtime.authenticator.authenticate(bearer_token(_header(scope, b"authorization")))
             raw = await receive_body(receive, _header(scope, b"content-length"), self.max_body)
             if raw is None:
                 return  # the client left before its body ended: no one to answer
-            if kind == "create":
+            if kind == "send":
+                key, request_id = _header(scope, b"idempotency-key"), request_id_of(scope)
+                status, body, replayed = await messages.accept(
+                    runtime, caller, raw, key, request_id=request_id, started=started
+                )
+                if replayed:
+                    headers.append(_REPLAYED)
+            elif kind == "create":
                 status, body = 201, encode_json(await verifications.create(runtime, caller, raw))
             else:
                 result = await verifications.check(runtime, caller, raw, verification_id)
@@ -82,8 +99,8 @@ class FastLane:
         except Exception as exc:  # noqa: BLE001 - rendered by the app's own handler, as Litestar does
             await self._error(scope, receive, send, exc)
             return
-        length = (b"content-length", str(len(body)).encode("latin-1"))
-        await send({"type": "http.response.start", "status": status, "headers": [_JSON, length]})
+        headers.append((b"content-length", str(len(body)).encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _error(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:

@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
+from qasid.accounts.records import Caller
 from qasid.api.deps import authenticated, header, read_body, services
 from qasid.api.middleware import request_id_of
 from qasid.api.openapi import problem_responses, request_body
@@ -20,6 +21,7 @@ from qasid.errors import InvalidRequest
 from qasid.messages.reading import MessageQuery
 from qasid.messages.schemas import MessageDetail, MessagePage, SendMessageRequest, SendMessageResponse
 from qasid.metrics import ACCEPT_LATENCY
+from qasid.runtime import Runtime
 
 _send_decoder = msgspec.json.Decoder(SendMessageRequest)
 MAX_IDEMPOTENCY_KEY = 255
@@ -39,22 +41,34 @@ async def send_message(request: Request[Any, Any, Any]) -> Response[SendMessageR
     (with ``Idempotent-Replayed: true``) and charges nothing."""
     started = time.perf_counter()
     caller = await authenticated(request)
-    send = decode_body(await read_body(request), _send_decoder)
     key = header(request, b"idempotency-key")
+    raw = await read_body(request)
+    request_id = request_id_of(request.scope)
+    status, body, replayed = await accept(
+        services(request), caller, raw, key, request_id=request_id, started=started
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    # The body is a SendMessageResponse already encoded in the write transaction (so a replay can
+    # return it byte for byte); Litestar sends bytes as they are.
+    return Response(
+        cast("SendMessageResponse", body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+async def accept(
+    runtime: Runtime, caller: Caller, raw: bytes, key: str | None, *, request_id: str | None, started: float
+) -> tuple[int, bytes, bool]:
+    """What a send does once the caller is known and the body read (shared with the fast lane,
+    qasid.api.fastlane): the status, the encoded answer and whether it was replayed."""
+    send = decode_body(raw, _send_decoder)
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise InvalidRequest(
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
             errors=[{"field": "Idempotency-Key", "message": "length"}],
         )
-    outcome = await services(request).messages.send(
-        caller, send, idempotency_key=key, request_id=request_id_of(request.scope)
-    )
+    outcome = await runtime.messages.send(caller, send, idempotency_key=key, request_id=request_id)
     ACCEPT_LATENCY.observe(time.perf_counter() - started)
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    # The body is a SendMessageResponse already encoded in the write transaction (so a replay can
-    # return it byte for byte); Litestar sends bytes as they are.
-    encoded = cast("SendMessageResponse", outcome.body)
-    return Response(encoded, status_code=outcome.status_code, media_type="application/json", headers=headers)
+    return outcome.status_code, outcome.body, outcome.replayed
 
 
 @get("/messages/{message_id:str}", tags=["messages"], responses=problem_responses(401, 403, 404))
