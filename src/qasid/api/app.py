@@ -53,8 +53,8 @@ def _settle_heap() -> None:
 
 def create_app(settings: Settings | None = None, *, role: str = "serve", fast_lane: bool = True) -> QasidApp:
     """The gateway's HTTP application. ``role="serve"`` also runs a worker (dispatch, connectors) in
-    the same process; ``role="api"`` serves HTTP only. ``fast_lane=False`` leaves a verification's
-    create and check to Litestar too (qasid.api.fastlane)."""
+    the same process; ``role="api"`` serves HTTP only. ``fast_lane=False`` leaves a send and a
+    verification's create and check to Litestar too (qasid.api.fastlane)."""
     settings = settings or get_settings()
     configure_logging(settings)
 

@@ -64,7 +64,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class FastLane:
-    """The ASGI app behind ``QasidApp`` for the two routes (``hot_route``)."""
+    """The ASGI app behind ``QasidApp`` for the fast lane's routes (``hot_route``)."""
 
     def __init__(self, app: Litestar, handlers: ExceptionHandlersMap, max_body: int) -> None:
         self.app = app
@@ -73,7 +73,7 @@ class FastLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = hot_route(cast("HTTPScope", scope)["method"], scope["path"])
-        if route is None:  # QasidApp only sends the two routes here
+        if route is None:  # QasidApp sends only the fast lane's routes here
             raise LookupError(scope["path"])
         kind, verification_id = route
         runtime: Runtime = self.app.state.services
