@@ -216,6 +216,7 @@ def rows_as_dicts(
     keys: tuple[str, ...],
     processors: tuple[tuple[int, Callable[[Any], Any]], ...],
 ) -> list[dict[str, Any]]:
+    """Driver rows as dicts of ``keys``, each value through its column's processor, if any."""
     found = []
     for row in rows:
         values = list(row)
