@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from qasid.db import Database
-from qasid.db.bulk import one_of, select_rows
+from qasid.db.bulk import bulk_update, one_of, select_rows
 from qasid.models import accounts, api_keys
 from tests.support import Operator
 
@@ -51,3 +51,19 @@ class TestSelectRows:
                 select_rows(conn, select(accounts.c.id).where(accounts.c.id == "x"), "1 = 1", ())
             with pytest.raises(ValueError, match="two columns"):
                 select_rows(conn, select(accounts.c.id, api_keys.c.id), "1 = 1", ())
+
+
+class TestBulkUpdate:
+    def test_the_changed_keys_come_back_only_when_asked(self, db: Database, operator: Operator):
+        ids = sorted(operator.customer(name=name).account.id for name in ("one", "two", "three"))
+        rows = [(ids[0], "first"), (ids[1], "second"), ("acc_none", "nobody")]
+        with db.write() as conn:
+            changed = bulk_update(
+                conn, accounts, "id", ("name",), rows, where="accounts.id <> 'x'", returning=True
+            )
+            quiet = bulk_update(conn, accounts, "id", ("name",), [(ids[2], "third")])
+        with db.read() as conn:
+            names = dict(conn.execute(select(accounts.c.id, accounts.c.name)).all())
+        assert sorted(changed) == ids[:2]
+        assert quiet == []
+        assert [names[i] for i in ids] == ["first", "second", "third"]

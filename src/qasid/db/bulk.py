@@ -130,7 +130,13 @@ def _processed(
 
 @cache
 def _update_sql(
-    table: Table, dialect: Dialect, keys: tuple[str, ...], names: tuple[str, ...], where: str
+    table: Table,
+    dialect: Dialect,
+    keys: tuple[str, ...],
+    names: tuple[str, ...],
+    *,
+    where: str,
+    returning: bool,
 ) -> str:
     columns = [*(table.c[key] for key in keys), *(table.c[name] for name in names)]
     if dialect.name == "postgresql":
@@ -142,7 +148,7 @@ def _update_sql(
     sets = ", ".join(f"{name} = {value[len(keys) + i]}" for i, name in enumerate(names))
     matches = [f"{table.name}.{key} = {value[i]}" for i, key in enumerate(keys)]
     condition = " AND ".join(matches) + (f" AND ({where})" if where else "")
-    tail = f" RETURNING {table.name}.{keys[0]}"
+    tail = f" RETURNING {table.name}.{keys[0]}" if returning else ""
     return f"UPDATE {table.name} SET {sets} FROM {source} WHERE {condition}{tail}"  # noqa: S608 - our names only
 
 
@@ -154,18 +160,22 @@ def bulk_update(
     rows: Sequence[Sequence[Any]],
     *,
     where: str = "",
+    returning: bool = False,
 ) -> list[Any]:
     """Set ``columns`` on the rows whose ``key`` (one column or several) matches: each row is
     (*key values, *column values). ``where`` (a fixed SQL condition on ``table``) keeps the rows it
-    rejects as they are. One statement; returns the (first) key of each row that changed."""
+    rejects as they are. One statement; with ``returning``, the (first) key of each row that
+    changed. Only when asked: on SQLite each returned row is a step of its own, and every step gives
+    the interpreter up and waits to win it back while the write lock is held (docs/performance.md)."""
     if not rows:
         return []
     keys = (key,) if isinstance(key, str) else key
     plan = _plan(table, conn.dialect, (*keys, *columns))
     if plan.processors:
         rows = _processed(rows, plan.processors)
-    sql = _update_sql(table, conn.dialect, keys, columns, where)
-    return list(conn.exec_driver_sql(sql, (_json.encode(rows).decode(),)).scalars())
+    sql = _update_sql(table, conn.dialect, keys, columns, where=where, returning=returning)
+    result = conn.exec_driver_sql(sql, (_json.encode(rows).decode(),))
+    return list(result.scalars()) if returning else []
 
 
 @cache

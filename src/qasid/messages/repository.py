@@ -143,7 +143,13 @@ class MessageRepository:
             earlier = ", ".join(f"'{s.value}'" for s in MessageStatus if advance(s, status) is not None)
             where = f"messages.status IN ({earlier})" if earlier else "1 = 0"
             moved += bulk_update(
-                self.conn, messages, "id", ("status", "updated_at", "error_code"), rows, where=where
+                self.conn,
+                messages,
+                "id",
+                ("status", "updated_at", "error_code"),
+                rows,
+                where=where,
+                returning=True,
             )
         return moved
 
