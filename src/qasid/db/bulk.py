@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from itertools import chain
 from typing import Any
@@ -28,6 +29,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import Column, Connection, Dialect, Select, Table
 from sqlalchemy.types import TypeEngine
+
+from qasid.models import UTCDateTime
 
 _json = msgspec.json.Encoder()
 SQLITE_MAX_PARAMETERS = 32_766
@@ -246,6 +249,27 @@ def result_processors(
         for index, type_ in enumerate(types)
         if (processor := type_.result_processor(dialect, None)) is not None
     )
+
+
+def placeholder(dialect: Dialect) -> str:
+    """The driver's parameter mark, for our own SQL text."""
+    return "%s" if dialect.name == "postgresql" else "?"
+
+
+@cache
+def bind_time(dialect: Dialect) -> Callable[[datetime], Any]:
+    """A timestamp as the driver takes it for our UTC columns (text on SQLite)."""
+    return UTCDateTime().bind_processor(dialect) or _same
+
+
+@cache
+def read_time(dialect: Dialect) -> Callable[[Any], Any]:
+    """A timestamp of our UTC columns as the driver returns it, made a UTC datetime."""
+    return UTCDateTime().result_processor(dialect, None) or _same
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def one_of(conn: Connection, column: Column[Any], values: Sequence[Any]) -> tuple[str, tuple[str]]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Dialect, RowMapping, case, func, select, update
+from sqlalchemy import Connection, RowMapping, case, func, select, update
 
-from qasid.db.bulk import bulk_insert, bulk_update, one_of, select_rows
+from qasid.db.bulk import bind_time, bulk_insert, bulk_update, one_of, read_time, select_rows
 from qasid.domain import ids
 from qasid.models import batches, messages, verification_checks, verification_sends, verifications
 
@@ -59,16 +58,6 @@ _HISTORY = {
         a="v.account_id = ANY(%s)", r="v.recipient = ANY(%s)", b="v.prefix = ANY(%s)", p="%s",
     ) + " ORDER BY 1, 6",
 }  # fmt: skip
-
-
-@cache
-def _bind_time(dialect: Dialect) -> Callable[[datetime], Any]:
-    return verifications.c.created_at.type.bind_processor(dialect) or (lambda value: value)
-
-
-@cache
-def _read_time(dialect: Dialect) -> Callable[[Any], Any]:
-    return verifications.c.created_at.type.result_processor(dialect, None) or (lambda value: value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +109,7 @@ class VerificationRepository:
         statement of the writer's transaction waits to get the interpreter back.)"""
         dialect = self.conn.dialect
         sql = _HISTORY[dialect.name]
-        at = _bind_time(dialect)
+        at = bind_time(dialect)
         sets: tuple[Any, ...] = tuple(sorted(set(values)) for values in (account_ids, recipients, prefixes))
         if dialect.name == "sqlite":
             sets = tuple(_json.encode(values).decode() for values in sets)
@@ -130,7 +119,7 @@ class VerificationRepository:
             accounts, numbers, at(numbers_since),
             accounts, blocks, at(prefixes_since),
         )  # fmt: skip
-        read = _read_time(dialect)
+        read = read_time(dialect)
         history = History({}, [], [])
         for kind, account_id, key, vid, status, created_at, expires_at, count in self.conn.exec_driver_sql(
             sql, params

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, and_, func, insert, select, update
 
-from qasid.db.bulk import bulk_insert, bulk_update, one_of, result_processors, rows_as_dicts
+from qasid.db.bulk import (
+    bind_time,
+    bulk_insert,
+    bulk_update,
+    one_of,
+    placeholder,
+    result_processors,
+    rows_as_dicts,
+)
 from qasid.models import jobs, workers
 from qasid.outbox.records import Job, JobKind
 
@@ -17,35 +25,23 @@ NEW_JOB_COLUMNS = ("kind", "message_id", "run_at", "attempts", "created_at", "la
 JOBS_CHANNEL = "qasid_jobs"  # PostgreSQL LISTEN/NOTIFY channel: new jobs were committed
 
 
-def _job(row: Any) -> Job:
+def _job(row: Mapping[str, Any]) -> Job:
     return Job(
-        id=row.id, kind=JobKind(row.kind), message_id=row.message_id, attempts=row.attempts, run_at=row.run_at
+        id=row["id"],
+        kind=JobKind(row["kind"]),
+        message_id=row["message_id"],
+        attempts=row["attempts"],
+        run_at=row["run_at"],
     )
 
 
 _CLAIMED = ("id", "kind", "message_id", "attempts", "run_at", "lane")
 
 
-def _mark(dialect: Dialect) -> str:
-    """The driver's placeholder."""
-    return "%s" if dialect.name == "postgresql" else "?"
-
-
-@cache
-def _time_processor(dialect: Dialect) -> Callable[[Any], Any] | None:
-    return jobs.c.run_at.type.bind_processor(dialect)
-
-
-def _stamp(dialect: Dialect, moment: datetime) -> Any:
-    """``moment`` as the driver takes it for the jobs' times (text on SQLite)."""
-    processor = _time_processor(dialect)
-    return processor(moment) if processor else moment
-
-
 @cache
 def _claim_sql(dialect: Dialect) -> tuple[str, tuple[tuple[int, Callable[[Any], Any]], ...]]:
     """The claim's text for ``dialect`` and the result processors of what it returns."""
-    mark, lock = _mark(dialect), " FOR UPDATE SKIP LOCKED" if dialect.name == "postgresql" else ""
+    mark, lock = placeholder(dialect), " FOR UPDATE SKIP LOCKED" if dialect.name == "postgresql" else ""
     # Fixed text: placeholders and our own names only.
     due = f"jobs.claimed_by IS NULL AND jobs.run_at <= {mark} ORDER BY jobs.lane, jobs.run_at LIMIT {mark}"
     sql = f"UPDATE jobs SET claimed_by = {mark}, claimed_at = {mark} WHERE jobs.id IN ("  # noqa: S608
@@ -66,20 +62,11 @@ class JobRepository:
         (PostgreSQL skips rows another worker is claiming; SQLite holds the write lock). Our own
         text through the driver: the Core statement cost more to build and read than to run."""
         sql, returned = _claim_sql(self.conn.dialect)
-        stamp = _stamp(self.conn.dialect, now)
+        stamp = bind_time(self.conn.dialect)(now)
         found = self.conn.exec_driver_sql(sql, (worker_id, stamp, stamp, limit))
         rows = rows_as_dicts(found, _CLAIMED, returned)
         rows.sort(key=lambda row: (row["lane"], row["run_at"]))  # urgent ones first
-        return [
-            Job(
-                id=row["id"],
-                kind=JobKind(row["kind"]),
-                message_id=row["message_id"],
-                attempts=row["attempts"],
-                run_at=row["run_at"],
-            )
-            for row in rows
-        ]
+        return [_job(row) for row in rows]
 
     def release(self, rows: Sequence[tuple[int, datetime, int, str | None]]) -> None:
         """Give jobs back to the queue: (id, run_at, attempts, last_error)."""
@@ -111,7 +98,7 @@ class JobRepository:
         """The messages' waiting fallback jobs become due now."""
         if message_ids:
             condition, params = one_of(self.conn, jobs.c.message_id, message_ids)
-            stamp, mark = _stamp(self.conn.dialect, now), _mark(self.conn.dialect)
+            stamp, mark = bind_time(self.conn.dialect)(now), placeholder(self.conn.dialect)
             self.conn.exec_driver_sql(
                 f"UPDATE jobs SET run_at = {mark} WHERE {condition} AND jobs.kind = "  # noqa: S608 - fixed text
                 f"'{JobKind.FALLBACK.value}' AND jobs.claimed_by IS NULL AND jobs.run_at > {mark}",
