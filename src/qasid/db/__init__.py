@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from qasid.db.bulk import SQLITE_STATEMENT_CACHE
 from qasid.settings import Settings
 
 try:
@@ -99,7 +100,12 @@ class Database:
             raise ValueError(
                 "Qasid needs a SQLite file (sqlite:///path.db); in-memory databases are not shared"
             )
-        engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_engine(
+            self.url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"cached_statements": SQLITE_STATEMENT_CACHE},  # see qasid.db.bulk
+        )
         _configure_sqlite(engine, synchronous)
         return engine
 

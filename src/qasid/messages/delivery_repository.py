@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, select
 
-from qasid.db.bulk import bulk_insert, bulk_update, one_of
+from qasid.db.bulk import bulk_insert, bulk_update, execute, one_of
 from qasid.domain.states import MessageStatus
 from qasid.models import delivery_reports, message_parts
 
@@ -32,7 +32,8 @@ class DeliveryRepository:
         if not pairs:
             return {}
         sql = _JOIN_PAIRS["postgresql" if self.conn.dialect.name == "postgresql" else "sqlite"]
-        rows = self.conn.exec_driver_sql(
+        rows = execute(
+            self.conn,
             sql.format(
                 table="message_parts", columns="t.message_id, t.part, t.status, t.connector_id, t.carrier_id"
             ),
@@ -66,7 +67,7 @@ class DeliveryRepository:
         condition, params = one_of(self.conn, message_parts.c.message_id, message_ids)
         sql = f"SELECT message_parts.message_id, message_parts.status FROM message_parts WHERE {condition}"  # noqa: S608 - fixed text
         found: dict[str, list[MessageStatus]] = {}
-        for message_id, status in self.conn.exec_driver_sql(sql, params):
+        for message_id, status in execute(self.conn, sql, params):
             found.setdefault(message_id, []).append(MessageStatus(status))
         return found
 
@@ -84,7 +85,7 @@ class DeliveryRepository:
         statement = (
             sql.format(table="delivery_reports", columns=columns) + " AND t.message_id IS NULL ORDER BY t.id"
         )
-        rows = self.conn.exec_driver_sql(statement, (_json.encode(list(pairs)).decode(),)).all()
+        rows = execute(self.conn, statement, (_json.encode(list(pairs)).decode(),))
         processor = delivery_reports.c.received_at.type.result_processor(self.conn.dialect, None)
         return [(*row[:6], processor(row[6]) if processor else row[6]) for row in rows]
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from qasid.db.bulk import one_of
+from qasid.db.bulk import execute, one_of
 from qasid.models import blocked_numbers
 from qasid.optout.records import ListKind
 
@@ -23,7 +23,7 @@ class ListRepository:
             return []
         condition, params = one_of(self.conn, blocked_numbers.c.number, sorted(set(numbers)))
         sql = f"SELECT scope, number, kind FROM blocked_numbers WHERE {condition}"  # noqa: S608 - fixed text
-        return [(row[0], row[1], row[2]) for row in self.conn.exec_driver_sql(sql, params)]
+        return [(row[0], row[1], row[2]) for row in execute(self.conn, sql, params)]
 
     def get(self, scope: str, number: str, kind: ListKind) -> RowMapping | None:
         query = select(blocked_numbers).where(

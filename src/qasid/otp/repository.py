@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, RowMapping, case, func, select, update
 
-from qasid.db.bulk import bind_time, bulk_insert, bulk_update, one_of, read_time, select_rows
+from qasid.db.bulk import bind_time, bulk_insert, bulk_update, execute, one_of, read_time, select_rows
 from qasid.domain import ids
 from qasid.models import batches, messages, verification_checks, verification_sends, verifications
 
@@ -121,8 +121,8 @@ class VerificationRepository:
         )  # fmt: skip
         read = read_time(dialect)
         history = History({}, [], [])
-        for kind, account_id, key, vid, status, created_at, expires_at, count in self.conn.exec_driver_sql(
-            sql, params
+        for kind, account_id, key, vid, status, created_at, expires_at, count in execute(
+            self.conn, sql, params
         ):
             if kind == 0:
                 history.pending[account_id] = (int(count), read(expires_at))

@@ -13,6 +13,7 @@ from qasid.db.bulk import (
     bind_time,
     bulk_insert,
     bulk_update,
+    execute,
     one_of,
     placeholder,
     result_processors,
@@ -63,7 +64,7 @@ class JobRepository:
         text through the driver: the Core statement cost more to build and read than to run."""
         sql, returned = _claim_sql(self.conn.dialect)
         stamp = bind_time(self.conn.dialect)(now)
-        found = self.conn.exec_driver_sql(sql, (worker_id, stamp, stamp, limit))
+        found = execute(self.conn, sql, (worker_id, stamp, stamp, limit))
         rows = rows_as_dicts(found, _CLAIMED, returned)
         rows.sort(key=lambda row: (row["lane"], row["run_at"]))  # urgent ones first
         return [_job(row) for row in rows]
@@ -83,13 +84,14 @@ class JobRepository:
     def delete(self, job_ids: Sequence[int]) -> None:
         if job_ids:
             condition, params = one_of(self.conn, jobs.c.id, job_ids)
-            self.conn.exec_driver_sql(f"DELETE FROM jobs WHERE {condition}", params)  # noqa: S608 - fixed text
+            execute(self.conn, f"DELETE FROM jobs WHERE {condition}", params)  # noqa: S608 - fixed text
 
     def delete_for_messages(self, message_ids: Sequence[str]) -> None:
         """The messages' jobs, except fallbacks: a message that ends is what a fallback waits for."""
         if message_ids:
             condition, params = one_of(self.conn, jobs.c.message_id, message_ids)
-            self.conn.exec_driver_sql(
+            execute(
+                self.conn,
                 f"DELETE FROM jobs WHERE {condition} AND kind <> '{JobKind.FALLBACK.value}'",  # noqa: S608 - fixed text
                 params,
             )
@@ -99,7 +101,8 @@ class JobRepository:
         if message_ids:
             condition, params = one_of(self.conn, jobs.c.message_id, message_ids)
             stamp, mark = bind_time(self.conn.dialect)(now), placeholder(self.conn.dialect)
-            self.conn.exec_driver_sql(
+            execute(
+                self.conn,
                 f"UPDATE jobs SET run_at = {mark} WHERE {condition} AND jobs.kind = "  # noqa: S608 - fixed text
                 f"'{JobKind.FALLBACK.value}' AND jobs.claimed_by IS NULL AND jobs.run_at > {mark}",
                 (stamp, *params, stamp),

@@ -108,22 +108,32 @@ def message_statuses(conn: Connection, changes: Sequence[tuple[str, MessageStatu
         return
     status_of = dict(changes)
     events = []
-    for row in DeliveryRepository(conn).message_subjects(list(status_of)):
-        status = status_of[row.id]
+    for (
+        message_id,
+        account_id,
+        batch_id,
+        recipient,
+        error_code,
+        channel,
+        client_ref,
+        sealed_callback,
+        verification_id,
+    ) in DeliveryRepository(conn).message_subjects(list(status_of)):
+        status = status_of[message_id]
         data = {
-            "id": row.id,
-            "batch_id": row.batch_id,
-            "to": row.recipient,
-            "channel": row.channel,
+            "id": message_id,
+            "batch_id": batch_id,
+            "to": recipient,
+            "channel": channel,
             "status": status.value,
-            "error_code": None if status == MessageStatus.DELIVERED else row.error_code,
-            "client_ref": row.client_ref,
-            "verification_id": row.verification_id,  # set when the message carries a verification's code
+            "error_code": None if status == MessageStatus.DELIVERED else error_code,
+            "client_ref": client_ref,
+            "verification_id": verification_id,  # set when the message carries a verification's code
         }
-        callback = Callback.decode(row.callback) if row.callback else None
+        callback = Callback.decode(sealed_callback) if sealed_callback else None
         final = status in FINAL
         events.append(
-            Event(EventType.MESSAGE_STATUS, row.account_id, row.id, rank(status) + 1, data, final, callback)
+            Event(EventType.MESSAGE_STATUS, account_id, message_id, rank(status) + 1, data, final, callback)
         )
     publish(conn, events, now)
 

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, RowMapping, func, insert, select, text, update
 
-from qasid.db.bulk import bulk_insert, bulk_update, one_of
+from qasid.db.bulk import bulk_insert, bulk_update, execute, one_of
 from qasid.models import webhook_attempts, webhook_deliveries, webhook_endpoints
 from qasid.webhooks.records import DeliveryStatus, Statuses, Subscriber
 
@@ -114,7 +114,7 @@ class EndpointRepository:
             "SELECT id, account_id, events, statuses, format FROM webhook_endpoints "  # noqa: S608 - fixed text
             f"WHERE {condition} AND {_LIVE}"
         )
-        rows = self.conn.exec_driver_sql(sql, params)
+        rows = execute(self.conn, sql, params)
         found: dict[str, list[Subscriber]] = {}
         for endpoint_id, account_id, events, statuses, form in rows:
             wanted = frozenset(events.split(","))
@@ -148,9 +148,10 @@ class DeliveryRepository:
 
     def message_subjects(self, message_ids: Sequence[str]) -> list[Any]:
         """What a ``message.status`` event says of each message that someone listens to (its batch
-        has a callback, or its account a live endpoint for the event)."""
+        has a callback, or its account a live endpoint for the event): tuples of (id, account_id,
+        batch_id, recipient, error_code, channel, client_ref, callback, verification_id)."""
         ids = (_json.encode(list(message_ids)).decode(),)
-        return list(self.conn.exec_driver_sql(_MESSAGE_SUBJECTS[self.conn.dialect.name], ids))
+        return execute(self.conn, _MESSAGE_SUBJECTS[self.conn.dialect.name], ids)
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """New deliveries, in the order of ``DELIVERY_COLUMNS``."""
