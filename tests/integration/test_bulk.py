@@ -15,6 +15,7 @@ from qasid.db.bulk import (
     bulk_update,
     execute,
     one_of,
+    placeholder,
     select_rows,
     statement_sizes,
 )
@@ -83,7 +84,7 @@ class TestExecute:
     ):
         account = operator.customer(name="one").account.id
         with db.write() as conn:
-            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            mark = placeholder(conn.dialect)
             found = execute(conn, f"SELECT id, name FROM accounts WHERE id = {mark}", (account,))  # noqa: S608
             nothing = execute(conn, f"UPDATE accounts SET name = {mark} WHERE id = {mark}", ("two", account))  # noqa: S608
         assert [tuple(row) for row in found] == [(account, "one")]

@@ -27,9 +27,8 @@ from litestar import Litestar, Request
 from litestar.serialization import encode_json
 from litestar.types import ASGIApp, ExceptionHandlersMap, HTTPScope, Receive, Scope, Send
 
-from qasid.api.deps import receive_body
+from qasid.api.deps import caller_of, receive_body, scope_header
 from qasid.api.middleware import RequestIdMiddleware, request_id_of
-from qasid.api.problems import bearer_token
 from qasid.api.v1 import messages, verifications
 from qasid.runtime import Runtime
 
@@ -56,13 +55,6 @@ def hot_route(method: str, path: str) -> tuple[str, str] | None:
     return None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 class FastLane:
     """The ASGI app behind ``QasidApp`` for the fast lane's routes (``hot_route``)."""
 
@@ -80,12 +72,12 @@ class FastLane:
         started = time.perf_counter()
         headers = [_JSON]
         try:
-            caller = await runtime.authenticator.authenticate(bearer_token(_header(scope, b"authorization")))
-            raw = await receive_body(receive, _header(scope, b"content-length"), self.max_body)
+            caller = await caller_of(runtime, scope)
+            raw = await receive_body(receive, scope_header(scope, b"content-length"), self.max_body)
             if raw is None:
                 return  # the client left before its body ended: no one to answer
             if kind == "send":
-                key, request_id = _header(scope, b"idempotency-key"), request_id_of(scope)
+                key, request_id = scope_header(scope, b"idempotency-key"), request_id_of(scope)
                 status, body, replayed = await messages.accept(
                     runtime, caller, raw, key, request_id=request_id, started=started
                 )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Result, Row, RowMapping, func, insert, select, update
 
 from qasid.campaigns.records import MOVING
-from qasid.db.bulk import one_of
+from qasid.db.bulk import one_of, placeholder
 from qasid.models import batches, campaigns, contacts, list_members, messages
 
 
@@ -74,7 +74,7 @@ class CampaignRepository:
         of the lists it is in, as rows of (id, number), and name and fields when ``personal`` (to
         fill a template). Each list is read along its own key from the cursor (a range, whatever the
         planner knows of the tables), the lists' next ids merged here."""
-        mark = "?" if self.conn.dialect.name == "sqlite" else "%s"
+        mark = placeholder(self.conn.dialect)
         chosen: set[str] = set()
         for list_id in list_ids:
             ids = (

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
-from qasid.db.bulk import bulk_insert, bulk_insert_with, one_of
+from qasid.db.bulk import bulk_insert, bulk_insert_with, one_of, placeholder
 from qasid.models import contact_imports, contact_lists, contacts, import_chunks, import_errors, list_members
 
 CONTACT_COLUMNS = ("id", "account_id", "number", "name", "fields", "created_at", "updated_at")
@@ -104,7 +104,7 @@ class ContactRepository:
         if not numbers:
             return set()
         condition, params = one_of(self.conn, contacts.c.number, numbers)
-        account = "?" if self.conn.dialect.name == "sqlite" else "%s"
+        account = placeholder(self.conn.dialect)
         sql = f"SELECT number FROM contacts WHERE account_id = {account} AND {condition}"  # noqa: S608 - fixed text
         return set(self.conn.exec_driver_sql(sql, (account_id, *params)).scalars())
 

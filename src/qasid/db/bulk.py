@@ -49,7 +49,7 @@ SQLITE_EXACT_ROWS = 64
 SQLITE_STATEMENT_CACHE = 1024  # statements a SQLite connection keeps compiled (the driver's default: 128)
 
 
-def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]:
     """Run ``sql`` (our own text, the driver's parameter marks) on ``conn``'s driver cursor, in its
     transaction; the rows it returns as the driver gives them, or none. A driver error is raised as
     SQLAlchemy raises it (``OperationalError`` and so on, the driver's own as ``orig``), so callers
@@ -57,7 +57,7 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # open: in a transaction
     try:
         cursor.execute(sql, params)
-        return list(cursor.fetchall()) if cursor.description is not None else []
+        return cursor.fetchall() if cursor.description is not None else []
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
@@ -120,7 +120,7 @@ def bulk_insert(
 
 def bulk_insert_with(
     conn: Connection, table: Table, rows: Sequence[Sequence[Any]], columns: tuple[str, ...], tail: str
-) -> list[Any]:
+) -> Sequence[Any]:
     """``bulk_insert`` with ``tail`` after the rows (an ``ON CONFLICT`` clause, a ``RETURNING``
     list: our own SQL, written for both databases); the rows ``RETURNING`` gave, if any."""
     if not rows:

@@ -146,7 +146,7 @@ class DeliveryRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def message_subjects(self, message_ids: Sequence[str]) -> list[Any]:
+    def message_subjects(self, message_ids: Sequence[str]) -> Sequence[Any]:
         """What a ``message.status`` event says of each message that someone listens to (its batch
         has a callback, or its account a live endpoint for the event): tuples of (id, account_id,
         batch_id, recipient, error_code, channel, client_ref, callback, verification_id)."""
