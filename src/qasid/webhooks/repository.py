@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, RowMapping, func, insert, select, text, update
+from sqlalchemy import Connection, Dialect, RowMapping, func, insert, select, text, update
 
-from qasid.db.bulk import bulk_insert, bulk_update, execute, one_of
+from qasid.db.bulk import (
+    bind_time,
+    bulk_insert,
+    bulk_update,
+    execute,
+    one_of,
+    result_processors,
+    rows_as_dicts,
+)
 from qasid.models import webhook_attempts, webhook_deliveries, webhook_endpoints
 from qasid.webhooks.records import DeliveryStatus, Statuses, Subscriber
 
@@ -37,7 +46,13 @@ FINISH_COLUMNS = ("status", "attempts", "run_at", "last_error", "updated_at", "c
 _json = msgspec.json.Encoder()
 WEBHOOKS_CHANNEL = "qasid_webhooks"  # PostgreSQL LISTEN/NOTIFY channel: new deliveries were committed
 
-_LIVE = "enabled AND deleted_at IS NULL"  # an endpoint that receives events
+
+def _live(endpoints: str) -> str:
+    """That an endpoint (of the table or alias ``endpoints``) receives events."""
+    return f"{endpoints}.enabled AND {endpoints}.deleted_at IS NULL"
+
+
+_LIVE = _live("webhook_endpoints")
 _PENDING = text("webhook_deliveries.status = 'pending'")  # literal, so the partial index applies
 
 
@@ -60,6 +75,39 @@ _MESSAGE_SUBJECTS = {
         ("sqlite", _IDS["sqlite"], "'%message.status%'"),
     )
 }
+
+
+# The claim walks the due index (partial: unclaimed and pending) in run_at order and stops at the
+# limit. The endpoints it holds back (disabled or deleted, and the busy ones) are a NOT IN list
+# that neither database can turn into an index lookup or a join: "endpoint_id IS NULL OR
+# endpoint_id IN (live ones)" had SQLite read every pending delivery through the (endpoint_id,
+# status) index and sort them, on every claim; NOT EXISTS had PostgreSQL hash-join and sort them.
+_CLAIMED = (
+    "id", "event_id", "endpoint_id", "url", "secret", "format", "payload", "attempts", "created_at",
+    "subject_id", "sequence",
+)  # fmt: skip
+_BUSY = {
+    "postgresql": "SELECT jsonb_array_elements_text(%s::jsonb)",
+    "sqlite": "SELECT value FROM json_each(?)",
+}
+_CLAIM = {
+    dialect: (
+        f"UPDATE webhook_deliveries SET claimed_by = {mark}, claimed_at = {mark} "  # noqa: S608 - our names
+        "WHERE webhook_deliveries.id IN (SELECT webhook_deliveries.id FROM webhook_deliveries "
+        f"WHERE webhook_deliveries.claimed_by IS NULL AND {_PENDING.text} "
+        f"AND webhook_deliveries.run_at <= {mark} "
+        "AND coalesce(webhook_deliveries.endpoint_id, '') NOT IN "
+        f"(SELECT webhook_endpoints.id FROM webhook_endpoints WHERE NOT ({_LIVE})) "
+        f"AND coalesce(webhook_deliveries.endpoint_id, '') NOT IN ({_BUSY[dialect]}) "
+        f"ORDER BY webhook_deliveries.run_at LIMIT {mark}{lock}) RETURNING {', '.join(_CLAIMED)}"
+    )
+    for dialect, mark, lock in (("postgresql", "%s", " FOR UPDATE SKIP LOCKED"), ("sqlite", "?", ""))
+}
+
+
+@cache
+def _claimed_processors(dialect: Dialect) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    return result_processors(dialect, [webhook_deliveries.c[name].type for name in _CLAIMED])
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +174,9 @@ class EndpointRepository:
         """(url, sealed secret) of each endpoint."""
         if not endpoint_ids:
             return {}
-        query = select(webhook_endpoints.c.id, webhook_endpoints.c.url, webhook_endpoints.c.secret).where(
-            webhook_endpoints.c.id.in_(endpoint_ids)
-        )
-        return {row.id: (row.url, row.secret) for row in self.conn.execute(query)}
+        condition, params = one_of(self.conn, webhook_endpoints.c.id, endpoint_ids)
+        sql = f"SELECT id, url, secret FROM webhook_endpoints WHERE {condition}"  # noqa: S608 - fixed text
+        return {endpoint_id: (url, secret) for endpoint_id, url, secret in execute(self.conn, sql, params)}
 
     def health(self, endpoint_ids: Sequence[str]) -> list[RowMapping]:
         """Where each endpoint stands: enabled, deleted, and its run of failures."""
@@ -157,28 +204,13 @@ class DeliveryRepository:
         """New deliveries, in the order of ``DELIVERY_COLUMNS``."""
         bulk_insert(self.conn, webhook_deliveries, rows, DELIVERY_COLUMNS)
 
-    def claim(self, worker_id: str, now: datetime, limit: int, busy: Sequence[str]) -> list[RowMapping]:
+    def claim(self, worker_id: str, now: datetime, limit: int, busy: Sequence[str]) -> list[dict[str, Any]]:
         """Take up to ``limit`` due deliveries for ``worker_id`` (skipping held ones: those of a
-        disabled endpoint, and of the endpoints in ``busy``); one statement."""
-        d = webhook_deliveries.c
-        live = select(webhook_endpoints.c.id).where(text(_LIVE))
-        due = select(d.id).where(d.claimed_by.is_(None), _PENDING, d.run_at <= now)
-        due = due.where(d.endpoint_id.is_(None) | d.endpoint_id.in_(live.scalar_subquery()))
-        if busy:
-            due = due.where(d.endpoint_id.is_(None) | d.endpoint_id.not_in(busy))
-        due = due.order_by(d.run_at).limit(limit)
-        if self.conn.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        statement = (
-            update(webhook_deliveries)
-            .where(d.id.in_(due.scalar_subquery()))
-            .values(claimed_by=worker_id, claimed_at=now)
-            .returning(
-                d.id, d.event_id, d.endpoint_id, d.url, d.secret, d.format, d.payload, d.attempts,
-                d.created_at, d.subject_id, d.sequence,
-            )
-        )  # fmt: skip
-        return list(self.conn.execute(statement).mappings())
+        disabled endpoint, and of the endpoints in ``busy``); one statement, our own text."""
+        stamp = bind_time(self.conn.dialect)(now)
+        busy_ids = _json.encode(list(busy)).decode()
+        found = execute(self.conn, _CLAIM[self.conn.dialect.name], (worker_id, stamp, stamp, busy_ids, limit))
+        return rows_as_dicts(found, _CLAIMED, _claimed_processors(self.conn.dialect))
 
     def finish(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Outcomes of tries: (id, *FINISH_COLUMNS); the claim is given up."""
