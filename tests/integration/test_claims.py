@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Connection
 
 from qasid.db import Database
-from qasid.outbox.records import JobKind
-from qasid.outbox.repository import JobRepository, _claim_sql
+from qasid.outbox.records import JobKind, Lane
+from qasid.outbox.repository import JobRepository, _claim_params, _claim_sql
 from qasid.webhooks.repository import _CLAIM, DeliveryRepository, EndpointRepository
 from tests.support import Operator
 
@@ -120,22 +120,39 @@ class TestWebhookClaim:
 
 
 class TestJobClaim:
-    def test_the_claim_walks_the_due_index_past_a_backlog_of_scheduled_jobs(self, db: Database):
+    def test_each_lane_is_read_from_the_due_index_up_to_the_limit(self, db: Database):
+        """Jobs that are not due yet (a sent message's expiry in lane 0, scheduled sends in lane 1)
+        are not read: each lane is a range of the due index, in run_at order."""
         later = NOW + timedelta(hours=1)
         with db.write() as conn:
             jobs = JobRepository(conn)
-            jobs.add([(JobKind.DISPATCH.value, f"msg_{i}", later, 0, NOW, 1) for i in range(5_000)])
+            jobs.add([(JobKind.EXPIRE.value, f"msg_sent_{i}", later, 0, NOW, 0) for i in range(3_000)])
+            jobs.add([(JobKind.DISPATCH.value, f"msg_later_{i}", later, 0, NOW, 1) for i in range(3_000)])
             jobs.add([(JobKind.DISPATCH.value, f"msg_due_{i}", NOW, 0, NOW, i % 2) for i in range(10)])
             analyze(conn, "jobs")
             sql, _ = _claim_sql(conn.dialect)
-            found = plan(conn, sql, ("wrk", stamp(conn), stamp(conn), 64))
+            found = plan(conn, sql, _claim_params("wrk", stamp(conn), 64))
         with db.write() as conn:
             claimed = JobRepository(conn).claim("wrk", NOW, 64)
-        assert "ix_jobs_due" in found, found
-        assert not sorts(found), found
+        if conn.dialect.name == "sqlite":
+            assert found.count("USING INDEX ix_jobs_due (lane=? AND run_at<?)") == len(Lane), found
+        for lane in Lane if conn.dialect.name == "postgresql" else ():
+            assert f"Index Cond: ((lane = {lane.value}) AND (run_at <= " in found, found
         assert sorted(job.message_id or "" for job in claimed) == sorted(f"msg_due_{i}" for i in range(10))
         lane_0 = {f"msg_due_{i}" for i in range(0, 10, 2)}
-        assert {job.message_id for job in claimed[:5]} == lane_0  # codes first (the claim sorts them)
+        assert {job.message_id for job in claimed[:5]} == lane_0  # codes first
+
+    def test_the_limit_holds_and_lane_0_goes_first_in_a_backlog(self, db: Database):
+        with db.write() as conn:
+            jobs = JobRepository(conn)
+            jobs.add([(JobKind.DISPATCH.value, f"msg_n_{i:03d}", NOW - timedelta(seconds=i), 0, NOW, 1)
+                      for i in range(100)])  # fmt: skip
+            jobs.add([(JobKind.DISPATCH.value, f"msg_u_{i:03d}", NOW, 0, NOW, 0) for i in range(3)])
+        with db.write() as conn:
+            claimed = JobRepository(conn).claim("wrk", NOW, 10)
+        assert [job.message_id for job in claimed[:3]] == ["msg_u_000", "msg_u_001", "msg_u_002"]
+        # then lane 1's oldest first
+        assert [job.message_id for job in claimed[3:]] == [f"msg_n_{i:03d}" for i in range(99, 92, -1)]
 
 
 def analyze(conn: Connection, table: str) -> None:

@@ -20,7 +20,7 @@ from qasid.db.bulk import (
     rows_as_dicts,
 )
 from qasid.models import jobs, workers
-from qasid.outbox.records import Job, JobKind
+from qasid.outbox.records import Job, JobKind, Lane
 
 NEW_JOB_COLUMNS = ("kind", "message_id", "run_at", "attempts", "created_at", "lane")
 JOBS_CHANNEL = "qasid_jobs"  # PostgreSQL LISTEN/NOTIFY channel: new jobs were committed
@@ -41,13 +41,29 @@ _CLAIMED = ("id", "kind", "message_id", "attempts", "run_at", "lane")
 
 @cache
 def _claim_sql(dialect: Dialect) -> tuple[str, tuple[tuple[int, Callable[[Any], Any]], ...]]:
-    """The claim's text for ``dialect`` and the result processors of what it returns."""
+    """The claim's text for ``dialect`` and the result processors of what it returns.
+
+    Each lane is read on its own, from the due index (lane, run_at; unclaimed rows only) in run_at
+    order up to the limit, and the few rows found are then ordered by lane: walking the index by
+    (lane, run_at) with ``run_at <= now`` as a filter went on through every job of lane 0 that is not
+    due yet (a sent message's expiry, a fallback's timeout) before it reached lane 1, on every
+    claim. Parameters: (worker, now, then now and the limit for each lane, the limit)."""
     mark, lock = placeholder(dialect), " FOR UPDATE SKIP LOCKED" if dialect.name == "postgresql" else ""
-    # Fixed text: placeholders and our own names only.
-    due = f"jobs.claimed_by IS NULL AND jobs.run_at <= {mark} ORDER BY jobs.lane, jobs.run_at LIMIT {mark}"
+    # Fixed text: placeholders, our own names and the lanes' numbers only.
+    lanes = " UNION ALL ".join(
+        f"SELECT id, lane, run_at FROM (SELECT jobs.id, jobs.lane, jobs.run_at FROM jobs "  # noqa: S608
+        f"WHERE jobs.claimed_by IS NULL AND jobs.lane = {lane.value} AND jobs.run_at <= {mark} "
+        f"ORDER BY jobs.run_at LIMIT {mark}{lock}) AS lane_{lane.value}"
+        for lane in Lane
+    )
     sql = f"UPDATE jobs SET claimed_by = {mark}, claimed_at = {mark} WHERE jobs.id IN ("  # noqa: S608
-    sql += f"SELECT jobs.id FROM jobs WHERE {due}{lock}) RETURNING {', '.join(_CLAIMED)}"  # noqa: S608
+    sql += f"SELECT id FROM ({lanes}) AS due ORDER BY lane, run_at LIMIT {mark}) "  # noqa: S608
+    sql += f"RETURNING {', '.join(_CLAIMED)}"
     return sql, result_processors(dialect, [jobs.c[name].type for name in _CLAIMED])
+
+
+def _claim_params(worker_id: str, stamp: Any, limit: int) -> tuple[Any, ...]:
+    return (worker_id, stamp, *((stamp, limit) * len(Lane)), limit)
 
 
 class JobRepository:
@@ -64,7 +80,7 @@ class JobRepository:
         text through the driver: the Core statement cost more to build and read than to run."""
         sql, returned = _claim_sql(self.conn.dialect)
         stamp = bind_time(self.conn.dialect)(now)
-        found = execute(self.conn, sql, (worker_id, stamp, stamp, limit))
+        found = execute(self.conn, sql, _claim_params(worker_id, stamp, limit))
         rows = rows_as_dicts(found, _CLAIMED, returned)
         rows.sort(key=lambda row: (row["lane"], row["run_at"]))  # urgent ones first
         return [_job(row) for row in rows]
