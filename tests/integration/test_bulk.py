@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qasid.db import Database
 from qasid.db.bulk import (
     SQLITE_EXACT_ROWS,
+    _update_sql,
     bulk_insert,
     bulk_update,
     execute,
+    given,
     one_of,
     placeholder,
     select_rows,
     statement_sizes,
 )
-from qasid.models import accounts, api_keys, ledger_entries
+from qasid.models import accounts, api_keys, batches, ledger_entries, messages
+from qasid.webhooks.repository import _MESSAGE_SUBJECTS, DeliveryRepository
 from tests.support import Operator
 
 
@@ -126,3 +130,105 @@ class TestBulkUpdate:
         assert sorted(changed) == ids[:2]
         assert quiet == []
         assert [names[i] for i in ids] == ["first", "second", "third"]
+
+
+class TestGivenRows:
+    """A few keys given as JSON find their rows through the table's index, also while the table is
+    a young gateway's few thousand rows, which PostgreSQL (planning the JSON as 100 rows) scanned."""
+
+    @pytest.fixture
+    def entries(self, db: Database, operator: Operator) -> list[int]:
+        account = operator.customer().account.id
+        at = datetime(2026, 12, 7, 11, 30, tzinfo=UTC)
+        rows = [(account, "adjustment", i, None, None, f"row {i}", at) for i in range(4_000)]
+        columns = ("account_id", "kind", "amount", "batch_id", "message_id", "note", "created_at")
+        with db.write() as conn:
+            bulk_insert(conn, ledger_entries, rows, columns)
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("ANALYZE ledger_entries")  # as the upkeep keeps it
+            query = select(ledger_entries.c.id).where(ledger_entries.c.kind == "adjustment")
+            return [row[0] for row in conn.execute(query.order_by(ledger_entries.c.id))]
+
+    def test_one_of_and_bulk_update_look_the_keys_up(self, db: Database, entries: list[int]):
+        wanted = [entries[5], entries[77], entries[1234]]
+        with db.write() as conn:
+            condition, params = one_of(conn, ledger_entries.c.id, wanted)
+            select_sql = (
+                f"SELECT ledger_entries.id, ledger_entries.note FROM ledger_entries WHERE {condition}"  # noqa: S608
+            )
+            rows = [(entry, f"changed {entry}") for entry in wanted]
+            update_sql = _update_sql(
+                ledger_entries, conn.dialect, ("id",), ("note",), where="", returning=False
+            )
+            plans = [plan(conn, select_sql, params), plan(conn, update_sql, given(conn.dialect, rows))]
+            found = sorted(execute(conn, select_sql, params))
+            bulk_update(conn, ledger_entries, "id", ("note",), rows)
+            changed = sorted(execute(conn, select_sql, params))
+        assert found == [(entry, f"row {entry - entries[0]}") for entry in wanted]
+        assert changed == rows
+        for text in plans:
+            assert not scans(text, "ledger_entries"), text
+
+    def test_the_subjects_of_a_status_change_are_looked_up_by_their_keys(
+        self, db: Database, operator: Operator
+    ):
+        """The lookup behind every transaction that moves messages (who listens to them)."""
+        account = operator.customer().account.id
+        at = datetime(2026, 12, 7, 11, 30, tzinfo=UTC)
+        count = 4_000
+        with db.write() as conn:
+            batch_columns = (
+                "id",
+                "account_id",
+                "channel",
+                "sender",
+                "body",
+                "encoding",
+                "segments",
+                "currency",
+                "expires_at",
+                "recipients",
+                "total_cost",
+                "created_at",
+            )
+            batch_rows = [
+                (f"bat_{i:06d}", account, "sms", "Qasid", "hi", "gsm7", 1, "IQD", at, 1, 1, at)
+                for i in range(count)
+            ]
+            bulk_insert(conn, batches, batch_rows, batch_columns)
+            message_columns = (
+                "id",
+                "account_id",
+                "batch_id",
+                "recipient",
+                "country",
+                "price",
+                "status",
+                "updated_at",
+            )
+            message_rows = [
+                (f"msg_{i:06d}", account, f"bat_{i:06d}", "+9647800000000", "IQ", 1, "sent", at)
+                for i in range(count)
+            ]
+            bulk_insert(conn, messages, message_rows, message_columns)
+            conn.execute(update(batches).where(batches.c.id == "bat_000077").values(callback="sealed"))
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("ANALYZE batches")
+                conn.exec_driver_sql("ANALYZE messages")
+            wanted = ["msg_000005", "msg_000077", "msg_001234"]
+            sql = _MESSAGE_SUBJECTS[conn.dialect.name]
+            text = plan(conn, sql, given(conn.dialect, wanted))
+            found = DeliveryRepository(conn).message_subjects(wanted)
+        assert [(row[0], row[7]) for row in found] == [("msg_000077", "sealed")]  # only it has a listener
+        assert not scans(text, "messages"), text
+        assert not scans(text, "batches"), text
+
+
+def plan(conn: Connection, sql: str, params: tuple[Any, ...]) -> str:
+    explain = "EXPLAIN " if conn.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    return "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + sql, params))
+
+
+def scans(plan_text: str, table: str) -> bool:
+    """Whether a plan reads all of ``table`` (PostgreSQL's Seq Scan, SQLite's SCAN)."""
+    return f"Seq Scan on {table}" in plan_text or f"SCAN {table}" in plan_text.replace(" AS ", " ")

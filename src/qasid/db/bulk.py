@@ -183,7 +183,7 @@ def _update_sql(
     columns = [*(table.c[key] for key in keys), *(table.c[name] for name in names)]
     if dialect.name == "postgresql":
         value = [f"(e->>{i})::{column.type.compile(dialect)}" for i, column in enumerate(columns)]
-        source = "jsonb_array_elements(%s::jsonb) AS e"
+        source = PG_GIVEN_ROWS
     else:
         value = [f"e.value->>{i}" for i in range(len(columns))]
         source = "json_each(?) AS e"
@@ -216,7 +216,7 @@ def bulk_update(
     if plan.processors:
         rows = _processed(rows, plan.processors)
     sql = _update_sql(table, conn.dialect, keys, columns, where=where, returning=returning)
-    found = execute(conn, sql, (_json.encode(rows).decode(),))
+    found = execute(conn, sql, given(conn.dialect, rows))
     return [row[0] for row in found] if returning else []
 
 
@@ -309,12 +309,29 @@ def _same(value: Any) -> Any:
     return value
 
 
-def one_of(conn: Connection, column: Column[Any], values: Sequence[Any]) -> tuple[str, tuple[str]]:
-    """A condition ``column IN (values)`` and its one parameter, whatever the number of values
-    (long IN lists cost Python per value in psycopg). Use it with ``execute``."""
+# PostgreSQL plans a set-returning function as 100 rows, so a list of three ids joined to a table
+# of a few thousand rows (a young gateway's) was planned as a hash join over a scan of the whole
+# table: ~1 ms a statement where its index answers in 0.1 (docs/performance.md). A LIMIT given as
+# a parameter is planned as what it says (a custom plan) or as a tenth of the rows (a generic one),
+# and leaves the index lookups the cheapest plan at any size. It is the number of rows given, so
+# it never cuts the list. Use ``given`` for the parameters: (JSON, count).
+PG_GIVEN_ROWS = "(SELECT jsonb_array_elements(%s::jsonb) AS e LIMIT %s) AS given"  # its rows: e
+PG_GIVEN_TEXTS = "(SELECT jsonb_array_elements_text(%s::jsonb) AS value LIMIT %s) AS given"  # value
+
+
+def given(dialect: Dialect, items: Sequence[Any]) -> tuple[Any, ...]:
+    """The parameters of a JSON list of ``items`` read as rows: on PostgreSQL the JSON and its count
+    (``PG_GIVEN_ROWS``, ``PG_GIVEN_TEXTS``); on SQLite the JSON (``json_each(?)``)."""
+    encoded = _json.encode(items).decode()
+    return (encoded, len(items)) if dialect.name == "postgresql" else (encoded,)
+
+
+def one_of(conn: Connection, column: Column[Any], values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """A condition ``column IN (values)`` and its parameters, whose text does not change with the
+    number of values (long IN lists cost Python per value in psycopg). Use it with ``execute``."""
     name = f"{column.table.name}.{column.name}"
-    encoded = (_json.encode(list(values)).decode(),)
+    params = given(conn.dialect, list(values))
     if conn.dialect.name == "postgresql":
         cast = column.type.compile(conn.dialect)
-        return f"{name} IN (SELECT jsonb_array_elements_text(%s::jsonb)::{cast})", encoded
-    return f"{name} IN (SELECT value FROM json_each(?))", encoded  # noqa: S608 - our names only
+        return f"{name} IN (SELECT value::{cast} FROM {PG_GIVEN_TEXTS})", params  # noqa: S608 - our names only
+    return f"{name} IN (SELECT value FROM json_each(?))", params  # noqa: S608 - our names only

@@ -6,16 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from sqlalchemy import Connection, select
 
-from qasid.db.bulk import bulk_insert, bulk_update, execute, one_of
+from qasid.db.bulk import PG_GIVEN_ROWS, bulk_insert, bulk_update, execute, given, one_of
 from qasid.domain.states import MessageStatus
 from qasid.models import delivery_reports, message_parts
 
 PART_COLUMNS = ("message_id", "part", "connector_id", "carrier_id", "status", "error_code", "updated_at")
 REPORT_COLUMNS = ("connector_id", "carrier_id", "status", "error_code", "raw", "received_at", "message_id")
-_json = msgspec.json.Encoder()
 
 Pair = tuple[str, str]  # (connector_id, carrier_id)
 
@@ -37,7 +35,7 @@ class DeliveryRepository:
             sql.format(
                 table="message_parts", columns="t.message_id, t.part, t.status, t.connector_id, t.carrier_id"
             ),
-            (_json.encode(list(pairs)).decode(),),
+            given(self.conn.dialect, list(pairs)),
         )
         return {(row[3], row[4]): (row[0], row[1], MessageStatus(row[2])) for row in rows}
 
@@ -85,7 +83,7 @@ class DeliveryRepository:
         statement = (
             sql.format(table="delivery_reports", columns=columns) + " AND t.message_id IS NULL ORDER BY t.id"
         )
-        rows = execute(self.conn, statement, (_json.encode(list(pairs)).decode(),))
+        rows = execute(self.conn, statement, given(self.conn.dialect, list(pairs)))
         processor = delivery_reports.c.received_at.type.result_processor(self.conn.dialect, None)
         return [(*row[:6], processor(row[6]) if processor else row[6]) for row in rows]
 
@@ -101,12 +99,12 @@ class DeliveryRepository:
 _UNMATCHED = {
     "sqlite": "SELECT {columns} FROM json_each(?) AS e CROSS JOIN {table} AS t "
     "ON t.connector_id = e.value->>0 AND t.carrier_id = e.value->>1 WHERE 1 = 1",
-    "postgresql": "SELECT {columns} FROM {table} AS t JOIN jsonb_array_elements(%s::jsonb) AS e "
+    "postgresql": f"SELECT {{columns}} FROM {{table}} AS t JOIN {PG_GIVEN_ROWS} "  # noqa: S608 - our names
     "ON t.connector_id = e->>0 AND t.carrier_id = e->>1 WHERE 1 = 1",
 }
 _JOIN_PAIRS = {
     "sqlite": "SELECT {columns} FROM {table} AS t JOIN json_each(?) AS e "
     "ON t.connector_id = e.value->>0 AND t.carrier_id = e.value->>1 WHERE 1 = 1",
-    "postgresql": "SELECT {columns} FROM {table} AS t JOIN jsonb_array_elements(%s::jsonb) AS e "
+    "postgresql": f"SELECT {{columns}} FROM {{table}} AS t JOIN {PG_GIVEN_ROWS} "  # noqa: S608 - our names
     "ON t.connector_id = e->>0 AND t.carrier_id = e->>1 WHERE 1 = 1",
 }

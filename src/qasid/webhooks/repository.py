@@ -12,10 +12,12 @@ import msgspec
 from sqlalchemy import Connection, Dialect, RowMapping, func, insert, select, text, update
 
 from qasid.db.bulk import (
+    PG_GIVEN_TEXTS,
     bind_time,
     bulk_insert,
     bulk_update,
     execute,
+    given,
     one_of,
     result_processors,
     rows_as_dicts,
@@ -60,7 +62,7 @@ _PENDING = text("webhook_deliveries.status = 'pending'")  # literal, so the part
 # statistics say of a table that a campaign has just grown by a million rows (an IN over the table
 # was planned as a scan there, ~100 ms a call).
 _IDS = {
-    "postgresql": "jsonb_array_elements_text(%s::jsonb) AS e(id) JOIN messages ON messages.id = e.id",
+    "postgresql": f"{PG_GIVEN_TEXTS} JOIN messages ON messages.id = given.value",
     "sqlite": "json_each(?) AS e CROSS JOIN messages ON messages.id = e.value",
 }
 _MESSAGE_SUBJECTS = {
@@ -197,7 +199,7 @@ class DeliveryRepository:
         """What a ``message.status`` event says of each message that someone listens to (its batch
         has a callback, or its account a live endpoint for the event): tuples of (id, account_id,
         batch_id, recipient, error_code, channel, client_ref, callback, verification_id)."""
-        ids = (_json.encode(list(message_ids)).decode(),)
+        ids = given(self.conn.dialect, list(message_ids))
         return execute(self.conn, _MESSAGE_SUBJECTS[self.conn.dialect.name], ids)
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
