@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Connection
 
 from qasid.db import Database
+from qasid.db.bulk import given
 from qasid.outbox.records import JobKind, Lane
 from qasid.outbox.repository import JobRepository, _claim_params, _claim_sql
 from qasid.webhooks.repository import _CLAIM, DeliveryRepository, EndpointRepository
@@ -97,9 +98,9 @@ class TestWebhookClaim:
         assert (first[0]["created_at"], first[0]["url"]) == (NOW, "https://callback.test/hook")
         assert (first[2]["endpoint_id"], first[2]["sequence"]) == ("wep_live", 1)
 
-    @pytest.mark.parametrize("busy", ["[]", '["wep_live"]'])
+    @pytest.mark.parametrize("busy", [[], ["wep_live"]])
     def test_the_claim_walks_the_due_index_whatever_was_delivered_before(
-        self, db: Database, operator: Operator, busy: str
+        self, db: Database, operator: Operator, busy: list[str]
     ):
         account = operator.customer().account.id
         with db.write() as conn:
@@ -114,7 +115,8 @@ class TestWebhookClaim:
         with db.write() as conn:
             analyze(conn, "webhook_deliveries")
             analyze(conn, "webhook_endpoints")
-            found = plan(conn, _CLAIM[conn.dialect.name], ("wrk", stamp(conn), stamp(conn), busy, 64))
+            params = ("wrk", stamp(conn), stamp(conn), *given(conn.dialect, busy), 64)
+            found = plan(conn, _CLAIM[conn.dialect.name], params)
         assert "ix_webhook_deliveries_due" in found, found
         assert not sorts(found), found
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-import msgspec
 from sqlalchemy import Connection, Dialect, RowMapping, func, insert, select, text, update
 
 from qasid.db.bulk import (
@@ -45,7 +44,6 @@ DELIVERY_COLUMNS = (
 )
 ATTEMPT_COLUMNS = ("delivery_id", "at", "url", "status_code", "latency_ms", "error", "response")
 FINISH_COLUMNS = ("status", "attempts", "run_at", "last_error", "updated_at", "claimed_by", "claimed_at")
-_json = msgspec.json.Encoder()
 WEBHOOKS_CHANNEL = "qasid_webhooks"  # PostgreSQL LISTEN/NOTIFY channel: new deliveries were committed
 
 
@@ -88,8 +86,8 @@ _CLAIMED = (
     "id", "event_id", "endpoint_id", "url", "secret", "format", "payload", "attempts", "created_at",
     "subject_id", "sequence",
 )  # fmt: skip
-_BUSY = {
-    "postgresql": "SELECT jsonb_array_elements_text(%s::jsonb)",
+_BUSY = {  # the endpoints given (``given``)
+    "postgresql": f"SELECT value FROM {PG_GIVEN_TEXTS}",  # noqa: S608 - our names
     "sqlite": "SELECT value FROM json_each(?)",
 }
 _CLAIM = {
@@ -209,10 +207,11 @@ class DeliveryRepository:
     def claim(self, worker_id: str, now: datetime, limit: int, busy: Sequence[str]) -> list[dict[str, Any]]:
         """Take up to ``limit`` due deliveries for ``worker_id`` (skipping held ones: those of a
         disabled endpoint, and of the endpoints in ``busy``); one statement, our own text."""
-        stamp = bind_time(self.conn.dialect)(now)
-        busy_ids = _json.encode(list(busy)).decode()
-        found = execute(self.conn, _CLAIM[self.conn.dialect.name], (worker_id, stamp, stamp, busy_ids, limit))
-        return rows_as_dicts(found, _CLAIMED, _claimed_processors(self.conn.dialect))
+        dialect = self.conn.dialect
+        stamp = bind_time(dialect)(now)
+        params = (worker_id, stamp, stamp, *given(dialect, list(busy)), limit)
+        found = execute(self.conn, _CLAIM[dialect.name], params)
+        return rows_as_dicts(found, _CLAIMED, _claimed_processors(dialect))
 
     def finish(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Outcomes of tries: (id, *FINISH_COLUMNS); the claim is given up."""
