@@ -59,7 +59,7 @@ from qasid.server_secret import check, server_secret
 from qasid.settings import Settings
 from qasid.templates.service import Templates
 from qasid.vault import Vault
-from qasid.webhooks.events import PUBLISHED
+from qasid.webhooks.events import HANDED, HANDOFF, PUBLISHED
 from qasid.webhooks.guard import AddressPolicy
 from qasid.webhooks.repository import WEBHOOKS_CHANNEL
 from qasid.webhooks.sender import WebhookSender
@@ -118,10 +118,13 @@ class Worker:
 
     def woken_by(self, writer: GroupCommitWriter) -> None:
         """Wake the webhook sender, the importer and the campaign runner after ``writer`` commits new
-        work for them (events published, an import queued, a campaign made)."""
-        writer.on_commit(PUBLISHED, self.webhooks.wake)
-        writer.on_commit(QUEUED, self.importer.wake)
-        writer.on_commit(CAMPAIGN_MADE, self.campaigns.wake)
+        work for them (events published, an import queued, a campaign made), and hand the sender the
+        deliveries ``writer`` wrote claimed by it."""
+        writer.on_commit(PUBLISHED, lambda _: self.webhooks.wake())
+        writer.on_commit(HANDED, self.webhooks.handed)
+        writer.connection_info[HANDOFF] = self.webhooks
+        writer.on_commit(QUEUED, lambda _: self.importer.wake())
+        writer.on_commit(CAMPAIGN_MADE, lambda _: self.campaigns.wake())
 
     async def start(self) -> None:
         now = datetime.now(UTC)

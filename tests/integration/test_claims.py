@@ -35,7 +35,7 @@ def deliveries(
     return [
         (f"whd_{endpoint_id or 'cb'}_{status}_{start + i:06d}", f"evt_{i}", account_id, endpoint_id, url,
          None, "standard", "message.status", f"msg_{i}", 1, "{}", status, 0,
-         NOW - timedelta(seconds=start + count - i), NOW, NOW)
+         NOW - timedelta(seconds=start + count - i), NOW, NOW, None, None)
         for i in range(count)
     ]  # fmt: skip
 

@@ -8,11 +8,13 @@ import ssl
 from datetime import UTC, datetime, timedelta
 
 import trustme
+from sqlalchemy import select
 
+from qasid.models import webhook_deliveries
 from qasid.outbox.repository import WorkerRepository
-from qasid.webhooks.events import Event, publish
+from qasid.webhooks.events import HANDED, HANDOFF, PUBLISHED, Event, publish
 from qasid.webhooks.records import EventType
-from qasid.webhooks.repository import DeliveryRepository
+from qasid.webhooks.repository import DeliveryRepository, EndpointRepository
 from tests.httpserver import HttpRequest, HttpResponse
 from tests.receiver import (
     Receiver,
@@ -389,3 +391,80 @@ class TestFairness:
 
 def _event(customer, n: int) -> Event:
     return Event(EventType.VERIFICATION_STATUS, customer.account.id, f"ver_{n}", 2, {"id": f"ver_{n}"})
+
+
+class FakeClaimant:
+    """A sender with room for ``total`` deliveries, ``each`` per receiver."""
+
+    worker_id = "wrk_here"
+
+    def __init__(self, total: int, each: int) -> None:
+        self.total, self.each = total, each
+
+    def room(self, receiver: str | None) -> int:
+        return self.total if receiver is None else self.each
+
+
+class TestHandoff:
+    def test_deliveries_are_written_claimed_while_the_sender_has_room_and_the_rest_wait(
+        self, db, operator: Operator
+    ):
+        customer = operator.customer()
+        with db.write() as conn:
+            for name in ("wep_a", "wep_b"):
+                EndpointRepository(conn).insert(
+                    {"id": name, "account_id": customer.account.id, "url": f"https://{name}.test/hook",
+                     "events": "verification.status", "statuses": "all", "format": "standard",
+                     "secret": f"sealed-{name}", "enabled": True, "failures": 0,
+                     "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC)}
+                )  # fmt: skip
+        now = datetime.now(UTC)
+        events = [
+            Event(EventType.VERIFICATION_STATUS, customer.account.id, f"ver_{i}", 2, {"id": f"ver_{i}"})
+            for i in range(3)
+        ]
+        with db.write() as conn:
+            conn.info[HANDOFF] = FakeClaimant(total=4, each=2)
+            try:
+                assert publish(conn, events[:2], now) == 4
+                assert publish(conn, events[2:], now) == 2  # the room is counted across the transaction
+                handoff = conn.info[HANDED]
+                waits = bool(conn.info.get(PUBLISHED))
+            finally:
+                for key in (HANDOFF, HANDED, PUBLISHED):
+                    conn.info.pop(key, None)
+        with db.read() as conn:
+            d = webhook_deliveries.c
+            rows = conn.execute(select(d.id, d.endpoint_id, d.subject_id, d.claimed_by, d.claimed_at)).all()
+        claimed = sorted((row.endpoint_id, row.subject_id) for row in rows if row.claimed_by == "wrk_here")
+        assert claimed == [("wep_a", "ver_0"), ("wep_a", "ver_1"), ("wep_b", "ver_0"), ("wep_b", "ver_1")]
+        assert all(row.claimed_at == now for row in rows if row.claimed_by)
+        assert sorted(row.subject_id for row in rows if row.claimed_by is None) == ["ver_2", "ver_2"]
+        assert waits  # the two left behind wait for a claim: the senders are woken
+        items = {item[0]: item for item in handoff.items}
+        assert set(items) == {row.id for row in rows if row.claimed_by}
+        one = next(item for item in handoff.items if item[2] == "wep_b")
+        assert one[3:6] == ("https://wep_b.test/hook", "sealed-wep_b", "standard")  # url, secret, format
+
+    async def test_a_gateway_sends_what_it_published_without_claiming_it(
+        self, fast_settings, operator: Operator, db, receiver: Receiver, monkeypatch
+    ):
+        claimed: list[int] = []
+        claim = DeliveryRepository.claim
+
+        def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            rows = claim(self, *args, **kwargs)
+            claimed.append(len(rows))
+            return rows
+
+        monkeypatch.setattr(DeliveryRepository, "claim", counted)
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            await endpoint(http, customer, receiver.url, statuses="final")
+            for _ in range(5):
+                await send(http, customer, DELIVERS)
+            await wait_for(lambda: deliveries(db, "delivered") == 5)
+        assert len(receiver.calls) == 5
+        assert claimed
+        assert sum(claimed) == 0  # every one went from its writer to the sender

@@ -105,7 +105,8 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None
         self._closed = False
-        self._on_commit: dict[str, Callable[[], None]] = {}
+        self._on_commit: dict[str, Callable[[Any], None]] = {}
+        self.connection_info: dict[str, Any] = {}  # put in ``conn.info`` for every transaction
         self.batches = 0
         self.ops = 0
 
@@ -120,9 +121,9 @@ class GroupCommitWriter:
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
 
-    def on_commit(self, flag: str, callback: Callable[[], None]) -> None:
-        """Call ``callback`` on the event loop after every transaction in which an op set
-        ``conn.info[flag]`` (new work for someone to pick up, say)."""
+    def on_commit(self, flag: str, callback: Callable[[Any], None]) -> None:
+        """Call ``callback`` on the event loop with ``conn.info[flag]`` after every transaction in
+        which an op set it (new work for someone to pick up, say; or the work itself)."""
         self._on_commit[flag] = callback
 
     async def submit(self, op: WriteOp[R]) -> R:
@@ -201,20 +202,29 @@ class GroupCommitWriter:
     def _transaction(self, ops: list[WriteOp[Any]]) -> list[Any]:
         if self._conn is None:
             self._conn = self.db.writer_connection()
-        info = self._conn.info
-        for flag in self._on_commit:
-            info.pop(flag, None)
+        conn, info = self._conn, self._conn.info
+        info.update(self.connection_info)
         try:
-            with self.db.write_lock(), self._conn.begin():
-                results = _apply_grouped(self._conn, ops)
+            try:
+                with self.db.write_lock(), conn.begin():
+                    results = _apply_grouped(conn, ops)
+            finally:
+                # What the ops left for after the commit, taken whatever happened and before the
+                # connection may be dropped: ``info`` belongs to the driver's connection, which goes
+                # back to the pool, and to other users, when it is.
+                left = [
+                    (self._on_commit[flag], info.pop(flag)) for flag in list(info) if flag in self._on_commit
+                ]
+                for key in self.connection_info:
+                    info.pop(key, None)
         except _UNREACHABLE as exc:
             if not _conflict(exc):
                 self._disconnect()  # a fresh connection for the next batch
             raise
         if self._loop is not None:
-            for flag, callback in self._on_commit.items():
-                if info.pop(flag, None):
-                    self._loop.call_soon_threadsafe(callback)
+            for callback, value in left:
+                if value:
+                    self._loop.call_soon_threadsafe(callback, value)
         return results
 
     def _disconnect(self) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy import Connection, RowMapping
@@ -32,7 +32,9 @@ from qasid.domain.states import FINAL, MessageStatus, rank
 from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Statuses
 from qasid.webhooks.repository import WEBHOOKS_CHANNEL, DeliveryRepository, EndpointRepository
 
-PUBLISHED = "qasid.webhooks.published"  # set in conn.info when a transaction wrote deliveries
+PUBLISHED = "qasid.webhooks.published"  # set in conn.info when a transaction wrote deliveries to claim
+HANDOFF = "qasid.webhooks.handoff"  # conn.info: the Claimant of the connection's process, if it sends
+HANDED = "qasid.webhooks.handed"  # conn.info: deliveries written claimed by it, to hand over at commit
 VERIFICATION_SEQUENCE = {"pending": 1}  # any end of a verification comes after its start: 2
 _encoder = msgspec.json.Encoder()
 
@@ -48,49 +50,90 @@ class Event:
     callback: Callback | None = field(default=None)  # the subject's own receiver, if it named one
 
 
+class Claimant(Protocol):
+    """A process's webhook sender, to which the deliveries its own writer writes go straight: written
+    claimed by it, and handed over once committed (``HANDED``), with no claim to wait for or pay."""
+
+    worker_id: str
+
+    def room(self, receiver: str | None) -> int:
+        """How many more deliveries it takes now: in all (``None``), or for one receiver. Asked from
+        the writer's thread."""
+        ...
+
+
 def publish(conn: Connection, events: Sequence[Event], now: datetime) -> int:
-    """Write a delivery for every receiver of every event; returns how many."""
+    """Write a delivery for every receiver of every event; returns how many. While the connection's
+    process has room (``HANDOFF``), they are written claimed by its sender and handed to it after
+    the commit; the others wait for a claim."""
     if not events:
         return 0
     subscribers = EndpointRepository(conn).subscribers(list({e.account_id for e in events}))
     rows: list[tuple[Any, ...]] = []
+    handoff: Handoff | None = conn.info.get(HANDED)
+    if handoff is None and (claimant := conn.info.get(HANDOFF)) is not None:
+        handoff = conn.info[HANDED] = Handoff(claimant)
+    waiting = False  # some of these deliveries wait for a claim
+    pending = DeliveryStatus.PENDING.value
     for event in events:
-        endpoints = [
-            (s.id, s.format)
+        receivers: list[tuple[str | None, str | None, str | None, str, str, str | None]] = [
+            (s.id, None, None, s.format, s.url, s.secret)
             for s in subscribers.get(event.account_id, ())
             if s.wants(event.type, final=event.final)
         ]
         own = event.callback
-        if own is not None and not (event.final or own.statuses == Statuses.ALL):
-            own = None
-        if not endpoints and own is None:
+        if own is not None and (event.final or own.statuses == Statuses.ALL):
+            receivers.append((None, own.url, own.secret, own.format, own.url, own.secret))
+        if not receivers:
             continue
         event_id = ids.new_id("evt")
         body = _encoder.encode(
             {"type": event.type.value, "timestamp": now, "data": {**event.data, "sequence": event.sequence}}
         ).decode()
-        pending = DeliveryStatus.PENDING.value
         common = (event.type.value, event.subject_id, event.sequence, body, pending, 0, now, now, now)
-        for endpoint_id, form in endpoints:
-            row = (ids.new_id("whd"), event_id, event.account_id, endpoint_id, None, None, form, *common)
-            rows.append(row)
-        if own is not None:
-            rows.append(
-                (
-                    ids.new_id("whd"),
-                    event_id,
-                    event.account_id,
-                    None,
-                    own.url,
-                    own.secret,
-                    own.format,
-                    *common,
-                )
-            )
+        for endpoint_id, url, secret, form, target, sealed in receivers:
+            delivery_id = ids.new_id("whd")
+            if handoff is not None and handoff.take(endpoint_id or target):
+                rows.append((delivery_id, event_id, event.account_id, endpoint_id, url, secret, form, *common,
+                             handoff.claimant.worker_id, now))  # fmt: skip
+                handoff.items.append(  # as qasid.webhooks.sender.Due takes it
+                    (delivery_id, event_id, endpoint_id, target, sealed, form, body, 0, now, event.subject_id,
+                     event.sequence)
+                )  # fmt: skip
+            else:
+                rows.append((delivery_id, event_id, event.account_id, endpoint_id, url, secret, form, *common,
+                             None, None))  # fmt: skip
+                waiting = True
     if rows:
         DeliveryRepository(conn).insert(rows)
-        announce(conn)
+        if waiting:
+            announce(conn)
     return len(rows)
+
+
+@dataclass(slots=True)
+class Handoff:
+    """The deliveries one transaction hands to its process's sender (``conn.info[HANDED]``), and the
+    sender's room, counted down as they are written."""
+
+    claimant: Claimant
+    items: list[tuple[Any, ...]] = field(default_factory=list)
+    by_receiver: dict[str, int] = field(default_factory=dict)
+    total: int = -1
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def take(self, receiver: str) -> bool:
+        if self.total < 0:
+            self.total = self.claimant.room(None)
+        left = self.by_receiver.get(receiver)
+        if left is None:
+            left = self.claimant.room(receiver)
+        if len(self.items) >= self.total or left <= 0:
+            return False
+        self.by_receiver[receiver] = left - 1
+        return True
 
 
 def announce(conn: Connection) -> None:

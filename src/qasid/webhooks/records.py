@@ -71,6 +71,8 @@ class Subscriber:
     events: frozenset[str]
     statuses: Statuses
     format: str = Format.STANDARD.value
+    url: str = ""
+    secret: str = ""  # sealed
 
     def wants(self, event_type: str, *, final: bool) -> bool:
         if event_type not in self.events:

@@ -41,6 +41,8 @@ DELIVERY_COLUMNS = (
     "run_at",
     "created_at",
     "updated_at",
+    "claimed_by",
+    "claimed_at",
 )
 ATTEMPT_COLUMNS = ("delivery_id", "at", "url", "status_code", "latency_ms", "error", "response")
 FINISH_COLUMNS = ("status", "attempts", "run_at", "last_error", "updated_at", "claimed_by", "claimed_at")
@@ -159,14 +161,14 @@ class EndpointRepository:
             return {}
         condition, params = one_of(self.conn, webhook_endpoints.c.account_id, account_ids)
         sql = (
-            "SELECT id, account_id, events, statuses, format FROM webhook_endpoints "  # noqa: S608 - fixed text
+            "SELECT id, account_id, events, statuses, format, url, secret FROM webhook_endpoints "  # noqa: S608 - fixed text
             f"WHERE {condition} AND {_LIVE}"
         )
         rows = execute(self.conn, sql, params)
         found: dict[str, list[Subscriber]] = {}
-        for endpoint_id, account_id, events, statuses, form in rows:
+        for endpoint_id, account_id, events, statuses, form, url, secret in rows:
             wanted = frozenset(events.split(","))
-            subscriber = Subscriber(endpoint_id, account_id, wanted, Statuses(statuses), form)
+            subscriber = Subscriber(endpoint_id, account_id, wanted, Statuses(statuses), form, url, secret)
             found.setdefault(account_id, []).append(subscriber)
         return found
 

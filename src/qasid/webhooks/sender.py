@@ -45,7 +45,7 @@ from qasid.metrics import WEBHOOK_TRIES, count
 from qasid.outbox.records import RetryPolicy
 from qasid.settings import Settings
 from qasid.vault import Vault
-from qasid.webhooks.events import Event, publish
+from qasid.webhooks.events import Event, Handoff, publish
 from qasid.webhooks.formats import FORMATS, Call, Outgoing
 from qasid.webhooks.guard import AddressNotAllowed, AddressPolicy, GuardedResolver, guarded_socket
 from qasid.webhooks.records import DeliveryStatus, EventType, Format, RetrySchedule
@@ -304,6 +304,7 @@ class WebhookSender:
         self.lookahead = LOOKAHEAD * self.per_endpoint  # claimed and not yet recorded, per receiver
         self.in_flight: set[asyncio.Task[None]] = set()
         self.held: Counter[str] = Counter()  # deliveries claimed and not yet recorded, by receiver
+        self.holding = 0  # their sum (read from the writers' threads: ``room``)
         self.calls: dict[str, asyncio.Semaphore] = {}  # at most per_endpoint calls at once, by receiver
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -312,9 +313,27 @@ class WebhookSender:
     def wake(self) -> None:
         self._wake.set()
 
+    def room(self, receiver: str | None) -> int:
+        """How many more deliveries this sender takes as they are written (``events.Claimant``): in
+        all, or for ``receiver``, as many as a claim would let it hold. Asked from a writer's thread,
+        so it reads and changes nothing but two numbers; a few transactions in a row may each hand
+        over that many before the loop has counted them in."""
+        if self._stopping:
+            return 0
+        if receiver is None:
+            return self.max_in_flight - self.holding
+        return self.lookahead - self.held.get(receiver, 0)
+
+    def handed(self, handoff: Handoff) -> None:
+        """Deliveries a committed transaction wrote claimed by this sender: sent at once."""
+        if self._stopping:  # their claims are given back when the worker stops
+            return
+        for group in in_order([Due(*item) for item in handoff.items]):
+            self._start(group)
+
     async def run(self) -> None:
         while not self._stopping:
-            room = self.max_in_flight - self.held.total()
+            room = self.max_in_flight - self.holding
             if room < min(self.batch, self.max_in_flight) // 2:  # claim in batches, not one by one
                 self._room.clear()
                 await self._room.wait()
@@ -346,6 +365,7 @@ class WebhookSender:
         """A task per group: a subject's events to one receiver go one after the other."""
         key = group[0].receiver
         self.held[key] += len(group)
+        self.holding += len(group)
         if key not in self.calls:
             self.calls[key] = asyncio.Semaphore(self.per_endpoint)
         task = asyncio.create_task(self._deliver(key, group))
@@ -356,6 +376,7 @@ class WebhookSender:
         self.in_flight.discard(task)
         before = self.held[key]
         self.held[key] -= size
+        self.holding -= size
         if self.held[key] <= 0:
             del self.held[key]
             del self.calls[key]
