@@ -341,6 +341,26 @@ class TestNothingLost:
             await wait_for(lambda: receiver.calls)
         assert receiver.bodies()[0]["data"]["id"] == "ver_x"
 
+    async def test_deliveries_handed_to_a_worker_after_it_stopped_are_taken_back(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        async with running(fast_settings) as (http, _app):
+            customer = operator.customer()
+            await endpoint(http, customer, receiver.url, events=["verification.status"])
+        with db.write() as conn:  # another writer of a stopping process handed it one after it stopped
+            now = datetime.now(UTC)
+            WorkerRepository(conn).register("wrk_gone", "serve", "here", 1, now)
+            WorkerRepository(conn).stop(["wrk_gone"], now)
+            publish(
+                conn,
+                [Event(EventType.VERIFICATION_STATUS, customer.account.id, "ver_y", 2, {"id": "ver_y"})],
+                now,
+            )
+            DeliveryRepository(conn).claim("wrk_gone", now, 10, ())
+        async with running(fast_settings):
+            await wait_for(lambda: receiver.calls)
+        assert receiver.bodies()[0]["data"]["id"] == "ver_y"
+
 
 def metric(text: str, sample: str) -> float:
     """A sample's value in a /metrics page (0 when it is not there yet)."""

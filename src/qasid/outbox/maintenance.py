@@ -59,7 +59,9 @@ def _beat(conn: Connection, op: Beat) -> int:
     workers = WorkerRepository(conn)
     workers.heartbeat(op.worker_id, op.now)
     dead = [w for w in workers.silent_since(op.now - op.dead_after) if w != op.worker_id]
-    recovered = JobRepository(conn).release_claims_of(dead) + DeliveryRepository(conn).release_claims_of(dead)
+    deliveries = DeliveryRepository(conn)
+    recovered = JobRepository(conn).release_claims_of(dead) + deliveries.release_claims_of(dead)
+    recovered += deliveries.release_claims_of_stopped()
     ImportRepository(conn).release_claims_of(dead)
     CampaignRepository(conn).release_claims_of(dead)
     workers.stop(dead, op.now)

@@ -21,7 +21,7 @@ from qasid.db.bulk import (
     result_processors,
     rows_as_dicts,
 )
-from qasid.models import webhook_attempts, webhook_deliveries, webhook_endpoints
+from qasid.models import webhook_attempts, webhook_deliveries, webhook_endpoints, workers
 from qasid.webhooks.records import DeliveryStatus, Statuses, Subscriber
 
 DELIVERY_COLUMNS = (
@@ -229,6 +229,21 @@ class DeliveryRepository:
         statement = (
             update(webhook_deliveries)
             .where(webhook_deliveries.c.claimed_by.in_(worker_ids))
+            .values(claimed_by=None, claimed_at=None)
+        )
+        return int(self.conn.execute(statement).rowcount)
+
+    def release_claims_of_stopped(self) -> int:
+        """Deliveries still held by workers that stopped: a transaction of another writer of the
+        stopping process may have handed it some after it gave its claims back. Read from the
+        claimed rows only (their index holds nothing else)."""
+        statement = (
+            update(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.claimed_by.in_(
+                    select(workers.c.id).where(workers.c.stopped_at.is_not(None))
+                )
+            )
             .values(claimed_by=None, claimed_at=None)
         )
         return int(self.conn.execute(statement).rowcount)
