@@ -316,8 +316,8 @@ class WebhookSender:
     def room(self, receiver: str | None) -> int:
         """How many more deliveries this sender takes as they are written (``events.Claimant``): in
         all, or for ``receiver``, as many as a claim would let it hold. Asked from a writer's thread,
-        so it reads and changes nothing but two numbers; a few transactions in a row may each hand
-        over that many before the loop has counted them in."""
+        so it only reads two numbers the loop keeps; a few transactions in a row may each hand over
+        that many before the loop has counted them in."""
         if self._stopping:
             return 0
         if receiver is None:
