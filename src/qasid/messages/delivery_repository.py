@@ -25,6 +25,18 @@ class DeliveryRepository:
     def insert_parts(self, rows: Sequence[tuple[str, int, str, str, str, str | None, datetime]]) -> None:
         bulk_insert(self.conn, message_parts, rows, PART_COLUMNS)
 
+    def lock_pairs(self, pairs: Sequence[Pair]) -> None:
+        """Hold these parts' (connector, carrier id) until the transaction ends, on PostgreSQL: the
+        record of a submit and a report for it can be written at once by two writers (a carrier's
+        HTTP callback arrives at the API while a worker records the submit), and under READ
+        COMMITTED each would miss the other's uncommitted row, the report then held unmatched for
+        good. With the lock, the second waits for the first and then sees what it wrote. (SQLite's
+        one write lock already orders them.) Taken in one order by everyone: no deadlock between
+        two of these."""
+        if not pairs or self.conn.dialect.name != "postgresql":
+            return
+        execute(self.conn, _LOCK_PAIRS, given(self.conn.dialect, sorted(set(pairs))))
+
     def parts_by_carrier(self, pairs: Sequence[Pair]) -> dict[Pair, tuple[str, int, MessageStatus]]:
         """The parts the carriers' ids name: (message_id, part, status) by (connector, carrier id)."""
         if not pairs:
@@ -108,3 +120,7 @@ _JOIN_PAIRS = {
     "postgresql": f"SELECT {{columns}} FROM {{table}} AS t JOIN {PG_GIVEN_ROWS} "  # noqa: S608 - our names
     "ON t.connector_id = e->>0 AND t.carrier_id = e->>1 WHERE 1 = 1",
 }
+_LOCK_PAIRS = (
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT "  # noqa: S608 - our names
+    f"hashtextextended((e->>0) || ' ' || (e->>1), 0) AS k FROM {PG_GIVEN_ROWS} ORDER BY k) AS keys"
+)

@@ -83,6 +83,7 @@ def apply_held(conn: Connection, pairs: Sequence[Pair], now: datetime) -> dict[s
     """Apply reports that arrived for these parts before the parts were recorded; returns the
     messages that became final."""
     repo = DeliveryRepository(conn)
+    repo.lock_pairs(pairs)
     held = repo.unmatched(pairs)
     if not held:
         return {}
@@ -101,7 +102,9 @@ def apply_to_parts(
     """Move the reported parts and their messages forward. Returns the message id of each matched
     part, and the messages that became final."""
     delivery = DeliveryRepository(conn)
-    parts = delivery.parts_by_carrier(list({(r.connector_id, r.carrier_id) for r in reports}))
+    pairs = list({(r.connector_id, r.carrier_id) for r in reports})
+    delivery.lock_pairs(pairs)
+    parts = delivery.parts_by_carrier(pairs)
     current = {(message_id, part): status for message_id, part, status in parts.values()}
     changed: dict[tuple[str, int], tuple[MessageStatus, str | None, str]] = {}
     for report in reports:
