@@ -7,6 +7,7 @@ import asyncio
 import ssl
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import trustme
 from sqlalchemy import select
 
@@ -322,44 +323,36 @@ class TestNothingLost:
             await wait_for(lambda: deliveries(db, "delivered") == 5)
         assert len(receiver.events()) == 5
 
-    async def test_deliveries_claimed_by_a_worker_that_died_are_taken_back(
-        self, fast_settings, operator: Operator, db, receiver: Receiver
+    @pytest.mark.parametrize(
+        "gone",
+        [
+            "died",  # it claimed an event and then fell silent
+            "stopped",  # another writer of its stopping process handed it one after it gave its claims back
+        ],
+    )
+    async def test_deliveries_held_by_a_worker_that_is_gone_are_taken_back(
+        self, fast_settings, operator: Operator, db, receiver: Receiver, gone: str
     ):
         async with running(fast_settings) as (http, _app):
             customer = operator.customer()
             await endpoint(http, customer, receiver.url, events=["verification.status"])
-        with db.write() as conn:  # a worker that claimed an event and then died
+        with db.write() as conn:
             now = datetime.now(UTC)
-            WorkerRepository(conn).register("wrk_dead", "worker", "elsewhere", 1, now - timedelta(minutes=5))
+            workers = WorkerRepository(conn)
+            if gone == "died":
+                workers.register("wrk_gone", "worker", "elsewhere", 1, now - timedelta(minutes=5))
+            else:
+                workers.register("wrk_gone", "serve", "here", 1, now)
+                workers.stop(["wrk_gone"], now)
             publish(
                 conn,
                 [Event(EventType.VERIFICATION_STATUS, customer.account.id, "ver_x", 2, {"id": "ver_x"})],
                 now,
             )
-            DeliveryRepository(conn).claim("wrk_dead", now, 10, ())
-        async with running(fast_settings):
-            await wait_for(lambda: receiver.calls)
-        assert receiver.bodies()[0]["data"]["id"] == "ver_x"
-
-    async def test_deliveries_handed_to_a_worker_after_it_stopped_are_taken_back(
-        self, fast_settings, operator: Operator, db, receiver: Receiver
-    ):
-        async with running(fast_settings) as (http, _app):
-            customer = operator.customer()
-            await endpoint(http, customer, receiver.url, events=["verification.status"])
-        with db.write() as conn:  # another writer of a stopping process handed it one after it stopped
-            now = datetime.now(UTC)
-            WorkerRepository(conn).register("wrk_gone", "serve", "here", 1, now)
-            WorkerRepository(conn).stop(["wrk_gone"], now)
-            publish(
-                conn,
-                [Event(EventType.VERIFICATION_STATUS, customer.account.id, "ver_y", 2, {"id": "ver_y"})],
-                now,
-            )
             DeliveryRepository(conn).claim("wrk_gone", now, 10, ())
         async with running(fast_settings):
             await wait_for(lambda: receiver.calls)
-        assert receiver.bodies()[0]["data"]["id"] == "ver_y"
+        assert receiver.bodies()[0]["data"]["id"] == "ver_x"
 
 
 def metric(text: str, sample: str) -> float:
