@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import trustme
@@ -312,11 +313,7 @@ class TestNothingLost:
 
         receiver.answer = answer
         async with running(fast_settings) as (http, app):
-            await running_simulator(app, db)
-            customer = operator.customer()
-            await endpoint(http, customer, receiver.url, statuses="final")
-            for _ in range(5):
-                await send(http, customer, DELIVERS)
+            await five_sent(http, app, db, operator, receiver)
             await wait_for(lambda: deliveries(db, "pending") == 5 and tries(db) >= 5)
         up.append(True)
         async with running(fast_settings):
@@ -353,6 +350,15 @@ class TestNothingLost:
         async with running(fast_settings):
             await wait_for(lambda: receiver.calls)
         assert receiver.bodies()[0]["data"]["id"] == "ver_x"
+
+
+async def five_sent(http: Any, app: Any, db: Any, operator: Operator, receiver: Receiver) -> None:
+    """Five messages sent by a new customer whose endpoint hears their final states."""
+    await running_simulator(app, db)
+    customer = operator.customer()
+    await endpoint(http, customer, receiver.url, statuses="final")
+    for _ in range(5):
+        await send(http, customer, DELIVERS)
 
 
 def metric(text: str, sample: str) -> float:
@@ -472,11 +478,7 @@ class TestHandoff:
 
         monkeypatch.setattr(DeliveryRepository, "claim", counted)
         async with running(fast_settings) as (http, app):
-            await running_simulator(app, db)
-            customer = operator.customer()
-            await endpoint(http, customer, receiver.url, statuses="final")
-            for _ in range(5):
-                await send(http, customer, DELIVERS)
+            await five_sent(http, app, db, operator, receiver)
             await wait_for(lambda: deliveries(db, "delivered") == 5)
         assert len(receiver.calls) == 5
         assert claimed
