@@ -6,21 +6,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qasid.db import Database
 from qasid.db.bulk import (
+    _DEFERRED,
     SQLITE_EXACT_ROWS,
     _update_sql,
     bulk_insert,
     bulk_update,
+    deferring,
     execute,
+    flush,
     given,
     one_of,
     placeholder,
     select_rows,
     statement_sizes,
+    stop_deferring,
 )
 from qasid.models import accounts, api_keys, batches, ledger_entries, messages
 from qasid.webhooks.repository import _MESSAGE_SUBJECTS, DeliveryRepository
@@ -99,6 +103,67 @@ class TestExecute:
         assert isinstance(raised.value.orig, conn.dialect.loaded_dbapi.Error)
         with db.read() as conn:
             assert conn.execute(select(accounts.c.name).where(accounts.c.id == account)).scalar() == "two"
+
+
+LEDGER = ("account_id", "kind", "amount", "batch_id", "message_id", "note", "created_at")
+
+
+class TestDeferredWrites:
+    """In a transaction that defers (the writer's, on PostgreSQL), writes wait and go in one
+    pipeline before whatever runs next; on SQLite they run at once."""
+
+    def test_they_go_in_order_before_the_next_read_ours_or_sqlalchemys(
+        self, db: Database, operator: Operator
+    ):
+        account = operator.customer(name="one").account.id
+        at = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
+        total = select(func.count()).select_from(ledger_entries).where(ledger_entries.c.kind == "adjustment")
+        with db.write() as conn:
+            deferring(conn)
+            bulk_insert(conn, ledger_entries, [(account, "adjustment", 5, None, None, "a", at)], LEDGER)
+            bulk_update(conn, ledger_entries, "note", ("amount",), [("a", 7)])  # sees the insert before it
+            bulk_update(conn, accounts, "id", ("name",), [(account, "two")])
+            waiting = len(conn.info.get(_DEFERRED) or [])
+            core = conn.execute(total).scalar_one()  # SQLAlchemy's statement: the writes go first
+            bulk_insert(conn, ledger_entries, [(account, "adjustment", 1, None, None, "b", at)], LEDGER)
+            ours = execute(
+                conn, "SELECT note, amount FROM ledger_entries WHERE kind = 'adjustment' ORDER BY id"
+            )
+            flush(conn)
+            stop_deferring(conn)
+        assert waiting == (3 if db.url.startswith("postgresql") else 0)
+        assert core == 1
+        assert [tuple(row) for row in ours] == [("a", 7), ("b", 1)]
+        with db.read() as conn:
+            assert conn.execute(select(accounts.c.name).where(accounts.c.id == account)).scalar() == "two"
+
+    def test_an_error_among_them_is_raised_in_their_transaction(self, db: Database, operator: Operator):
+        account = operator.customer(name="one").account.id
+        at = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
+        mark = placeholder(db.engine.dialect)
+
+        def transaction() -> None:
+            with db.write() as conn:
+                deferring(conn)
+                try:
+                    bulk_insert(
+                        conn, ledger_entries, [(account, "adjustment", 5, None, None, "a", at)], LEDGER
+                    )
+                    bulk_insert(conn, accounts, [(account, "again")], ("id", "name"))  # the id is taken
+                    bulk_update(conn, accounts, "id", ("name",), [(account, "two")])
+                    execute(conn, f"SELECT name FROM accounts WHERE id = {mark}", (account,))  # noqa: S608
+                finally:
+                    stop_deferring(conn)
+
+        with pytest.raises(IntegrityError) as raised:
+            transaction()
+        assert isinstance(raised.value.orig, db.engine.dialect.loaded_dbapi.Error)
+        with db.read() as conn:  # nothing of the transaction stayed
+            assert conn.execute(select(accounts.c.name).where(accounts.c.id == account)).scalar() == "one"
+            adjustments = (
+                select(func.count()).select_from(ledger_entries).where(ledger_entries.c.kind == "adjustment")
+            )
+            assert conn.execute(adjustments).scalar_one() == 0
 
 
 class TestStatementSizes:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from qasid.db import Database
+from qasid.db.bulk import bulk_insert
 from qasid.db.writer import GroupCommitWriter, WriteOp
 from qasid.errors import NotFound, QasidError, Unavailable
 from qasid.models import accounts
@@ -54,6 +55,26 @@ class NewAccount(WriteOp[str]):
         return results
 
 
+ACCOUNT_COLUMNS = (
+    "id", "name", "status", "payment_type", "currency", "credit_limit", "balance", "default_region",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
+@dataclass
+class NewAccountRows(WriteOp[str]):
+    """Inserts accounts by ``bulk_insert``, a write the writer defers on PostgreSQL until the commit."""
+
+    account_id: str
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[str | QasidError]:
+        now = datetime.now(UTC)
+        rows = [(op.account_id, "x", "active", "prepaid", "IQD", 0, 0, "IQ", now, now) for op in ops]
+        bulk_insert(conn, accounts, rows, ACCOUNT_COLUMNS)
+        return [op.account_id for op in ops]
+
+
 @pytest.fixture
 async def writer(db: Database):
     started = GroupCommitWriter(db, max_batch=64)
@@ -90,6 +111,17 @@ class TestGroupCommit:
         results = await asyncio.gather(
             *(writer.submit(NewAccount(f"acc_{n}")) for n in range(20)),
             writer.submit(NewAccount("acc_taken")),
+            return_exceptions=True,
+        )
+        assert results[:20] == [f"acc_{n}" for n in range(20)]
+        assert isinstance(results[20], Unavailable)
+        assert count(db) == 21
+
+    async def test_deferred_writes_are_committed_and_a_bad_one_sinks_only_itself(self, writer, db):
+        await writer.submit(NewAccountRows("acc_taken"))
+        results = await asyncio.gather(
+            *(writer.submit(NewAccountRows(f"acc_{n}")) for n in range(20)),
+            writer.submit(NewAccountRows("acc_taken")),
             return_exceptions=True,
         )
         assert results[:20] == [f"acc_{n}" for n in range(20)]
@@ -160,6 +192,7 @@ class TestSqliteLock:
 HOLD_THE_LOCK = """
 import sys
 from qasid.db import Database
+from qasid.db.bulk import bulk_insert
 with Database(sys.argv[1]).write_lock():
     print("held", flush=True)
     sys.stdin.read()

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from qasid.db.bulk import SQLITE_STATEMENT_CACHE
+from qasid.db.bulk import SQLITE_STATEMENT_CACHE, flush
 from qasid.settings import Settings
 
 try:
@@ -88,7 +88,7 @@ class Database:
                 given = make_url(self.url).query.get("options", "")  # e.g. a search_path of its own
                 given = " ".join(given) if isinstance(given, tuple) else given
                 options["options"] = f"{given} -c random_page_cost={random_page_cost:g}".strip()
-            return create_engine(
+            engine = create_engine(
                 self.url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
@@ -96,6 +96,9 @@ class Database:
                 future=True,
                 connect_args=options,
             )
+            # Writes a transaction deferred (qasid.db.bulk) go before any statement SQLAlchemy runs.
+            event.listen(engine, "before_cursor_execute", _send_deferred)
+            return engine
         if make_url(self.url).database in (None, "", ":memory:"):
             raise ValueError(
                 "Qasid needs a SQLite file (sqlite:///path.db); in-memory databases are not shared"
@@ -146,6 +149,10 @@ def _flocked(path: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _send_deferred(conn: Connection, *_: Any) -> None:
+    flush(conn)
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

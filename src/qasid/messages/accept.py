@@ -23,6 +23,7 @@ from qasid.accounts.records import AccountStatus, available
 from qasid.accounts.repository import AccountRepository
 from qasid.billing.records import EntryKind
 from qasid.billing.repository import LedgerRepository
+from qasid.db.bulk import write
 from qasid.db.writer import WriteOp
 from qasid.errors import (
     AccountSuspended,
@@ -223,7 +224,7 @@ class _Acceptance:
         LedgerRepository(self.conn).insert_many([_reserve(send) for send in self.accepted if send.total_cost])
         IdempotencyRepository(self.conn).insert_many(self.idempotency_rows)
         if self.conn.dialect.name == "postgresql":  # wake the workers when this commits
-            self.conn.exec_driver_sql(f"NOTIFY {JOBS_CHANNEL}")
+            write(self.conn, f"NOTIFY {JOBS_CHANNEL}")
         if self.chunk:
             self._check_locked()
         AccountRepository(self.conn).add_to_balances({k: v for k, v in self.deltas.items() if v}, now)

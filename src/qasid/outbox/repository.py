@@ -18,6 +18,7 @@ from qasid.db.bulk import (
     placeholder,
     result_processors,
     rows_as_dicts,
+    write,
 )
 from qasid.models import jobs, workers
 from qasid.outbox.records import Job, JobKind, Lane
@@ -100,13 +101,13 @@ class JobRepository:
     def delete(self, job_ids: Sequence[int]) -> None:
         if job_ids:
             condition, params = one_of(self.conn, jobs.c.id, job_ids)
-            execute(self.conn, f"DELETE FROM jobs WHERE {condition}", params)  # noqa: S608 - fixed text
+            write(self.conn, f"DELETE FROM jobs WHERE {condition}", params)  # noqa: S608 - fixed text
 
     def delete_for_messages(self, message_ids: Sequence[str]) -> None:
         """The messages' jobs, except fallbacks: a message that ends is what a fallback waits for."""
         if message_ids:
             condition, params = one_of(self.conn, jobs.c.message_id, message_ids)
-            execute(
+            write(
                 self.conn,
                 f"DELETE FROM jobs WHERE {condition} AND kind <> '{JobKind.FALLBACK.value}'",  # noqa: S608 - fixed text
                 params,

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy import Connection, RowMapping
 
+from qasid.db.bulk import write
 from qasid.domain import ids
 from qasid.domain.states import FINAL, MessageStatus, rank
 from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Statuses
@@ -141,7 +142,7 @@ def announce(conn: Connection) -> None:
     through the writer's ``on_commit``, other processes' by PostgreSQL NOTIFY)."""
     conn.info[PUBLISHED] = True
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"NOTIFY {WEBHOOKS_CHANNEL}")
+        write(conn, f"NOTIFY {WEBHOOKS_CHANNEL}")
 
 
 def message_statuses(conn: Connection, changes: Sequence[tuple[str, MessageStatus]], now: datetime) -> None:
