@@ -18,13 +18,11 @@ from qasid.db.bulk import (
     bulk_update,
     deferring,
     execute,
-    flush,
     given,
     one_of,
     placeholder,
     select_rows,
     statement_sizes,
-    stop_deferring,
 )
 from qasid.models import accounts, api_keys, batches, ledger_entries, messages
 from qasid.webhooks.repository import _MESSAGE_SUBJECTS, DeliveryRepository
@@ -118,24 +116,25 @@ class TestDeferredWrites:
         account = operator.customer(name="one").account.id
         at = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
         total = select(func.count()).select_from(ledger_entries).where(ledger_entries.c.kind == "adjustment")
-        with db.write() as conn:
-            deferring(conn)
+        with db.write() as conn, deferring(conn):
+            info = conn.info  # the connection's, which outlives this transaction in the pool
             bulk_insert(conn, ledger_entries, [(account, "adjustment", 5, None, None, "a", at)], LEDGER)
             bulk_update(conn, ledger_entries, "note", ("amount",), [("a", 7)])  # sees the insert before it
             bulk_update(conn, accounts, "id", ("name",), [(account, "two")])
-            waiting = len(conn.info.get(_DEFERRED) or [])
+            waiting = len(info.get(_DEFERRED) or [])
             core = conn.execute(total).scalar_one()  # SQLAlchemy's statement: the writes go first
             bulk_insert(conn, ledger_entries, [(account, "adjustment", 1, None, None, "b", at)], LEDGER)
             ours = execute(
                 conn, "SELECT note, amount FROM ledger_entries WHERE kind = 'adjustment' ORDER BY id"
             )
-            flush(conn)
-            stop_deferring(conn)
+            bulk_update(conn, accounts, "id", ("name",), [(account, "three")])  # sent as the block ends
+        left = info.get(_DEFERRED)
         assert waiting == (3 if db.url.startswith("postgresql") else 0)
+        assert left is None
         assert core == 1
         assert [tuple(row) for row in ours] == [("a", 7), ("b", 1)]
         with db.read() as conn:
-            assert conn.execute(select(accounts.c.name).where(accounts.c.id == account)).scalar() == "two"
+            assert conn.execute(select(accounts.c.name).where(accounts.c.id == account)).scalar() == "three"
 
     def test_an_error_among_them_is_raised_in_their_transaction(self, db: Database, operator: Operator):
         account = operator.customer(name="one").account.id
@@ -143,17 +142,11 @@ class TestDeferredWrites:
         mark = placeholder(db.engine.dialect)
 
         def transaction() -> None:
-            with db.write() as conn:
-                deferring(conn)
-                try:
-                    bulk_insert(
-                        conn, ledger_entries, [(account, "adjustment", 5, None, None, "a", at)], LEDGER
-                    )
-                    bulk_insert(conn, accounts, [(account, "again")], ("id", "name"))  # the id is taken
-                    bulk_update(conn, accounts, "id", ("name",), [(account, "two")])
-                    execute(conn, f"SELECT name FROM accounts WHERE id = {mark}", (account,))  # noqa: S608
-                finally:
-                    stop_deferring(conn)
+            with db.write() as conn, deferring(conn):
+                bulk_insert(conn, ledger_entries, [(account, "adjustment", 5, None, None, "a", at)], LEDGER)
+                bulk_insert(conn, accounts, [(account, "again")], ("id", "name"))  # the id is taken
+                bulk_update(conn, accounts, "id", ("name",), [(account, "two")])
+                execute(conn, f"SELECT name FROM accounts WHERE id = {mark}", (account,))  # noqa: S608
 
         with pytest.raises(IntegrityError) as raised:
             transaction()

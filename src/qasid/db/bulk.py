@@ -36,7 +36,8 @@ A deferred statement's error is raised by the flush, inside the same transaction
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -84,16 +85,21 @@ def write(conn: Connection, sql: str, params: Sequence[Any] = ()) -> None:
         queue.append((sql, params))
 
 
-def deferring(conn: Connection) -> None:
-    """From now until ``stop_deferring``, ``write`` queues on ``conn`` (PostgreSQL only: SQLite has
-    no round trips to save). Whoever starts it must ``flush`` before the commit."""
-    if conn.dialect.name == "postgresql":
-        conn.info[_DEFERRED] = []
-
-
-def stop_deferring(conn: Connection) -> None:
-    """Drop the queue, sent or not (the transaction is over, or failed)."""
-    conn.info.pop(_DEFERRED, None)
+@contextmanager
+def deferring(conn: Connection) -> Iterator[None]:
+    """Within the block, ``write`` queues on ``conn`` (PostgreSQL only: SQLite has no round trips to
+    save); the queue is flushed when the block ends, and dropped unsent if it raises. Put it inside
+    the transaction's block, so the flush comes before the commit."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    info = conn.info  # kept: after a failure the connection may be invalidated
+    info[_DEFERRED] = []
+    try:
+        yield
+        flush(conn)
+    finally:
+        info.pop(_DEFERRED, None)
 
 
 def flush(conn: Connection) -> None:

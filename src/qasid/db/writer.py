@@ -43,7 +43,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from qasid.db import Database
-from qasid.db.bulk import deferring, flush, stop_deferring
+from qasid.db.bulk import deferring
 from qasid.errors import QasidError, Unavailable
 
 R = TypeVar("R")
@@ -205,14 +205,13 @@ class GroupCommitWriter:
             self._conn = self.db.writer_connection()
         conn, info = self._conn, self._conn.info
         info.update(self.connection_info)
-        deferring(conn)
         try:
             try:
-                with self.db.write_lock(), conn.begin():
+                # On PostgreSQL the writes that return nothing go in one round trip, before the next
+                # read and before the commit (qasid.db.bulk).
+                with self.db.write_lock(), conn.begin(), deferring(conn):
                     results = _apply_grouped(conn, ops)
-                    flush(conn)  # what the ops wrote and nothing read since, in one round trip
             finally:
-                stop_deferring(conn)
                 # What the ops left for after the commit, taken whatever happened and before the
                 # connection may be dropped: ``info`` belongs to the driver's connection, which goes
                 # back to the pool, and to other users, when it is.
