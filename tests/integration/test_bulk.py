@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from qasid.db.bulk import (
     placeholder,
     select_rows,
     statement_sizes,
+    write,
 )
 from qasid.models import accounts, api_keys, batches, ledger_entries, messages
 from qasid.webhooks.repository import _MESSAGE_SUBJECTS, DeliveryRepository
@@ -157,6 +159,27 @@ class TestDeferredWrites:
                 select(func.count()).select_from(ledger_entries).where(ledger_entries.c.kind == "adjustment")
             )
             assert conn.execute(adjustments).scalar_one() == 0
+
+    def test_a_write_held_for_last_goes_after_every_other_but_not_out_of_a_savepoint(
+        self, db: Database, operator: Operator
+    ):
+        account = operator.customer(name="one").account.id
+        mark = placeholder(db.engine.dialect)
+        rename = f"UPDATE accounts SET name = {mark} WHERE id = {mark}"  # noqa: S608
+        name = f"SELECT name FROM accounts WHERE id = {mark}"  # noqa: S608
+        with db.write() as conn, deferring(conn):
+            write(conn, rename, ("last", account), last=True)
+            bulk_update(conn, accounts, "id", ("name",), [(account, "later")])
+            seen = execute(conn, name, (account,))[0][0]
+            with contextlib.suppress(RuntimeError), conn.begin_nested():
+                write(conn, rename, ("rolled back", account), last=True)  # goes with its savepoint
+                raise RuntimeError
+            after_savepoint = execute(conn, name, (account,))[0][0]
+        with db.read() as conn:
+            final = conn.execute(select(accounts.c.name).where(accounts.c.id == account)).scalar()
+        assert (seen, after_savepoint) == ("later", "later")
+        # On PostgreSQL it went last, just before the commit; SQLite defers nothing, so it ran first.
+        assert final == ("last" if db.url.startswith("postgresql") else "later")
 
 
 class TestStatementSizes:

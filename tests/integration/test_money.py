@@ -7,10 +7,13 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from qasid.api.app import create_app
-from qasid.billing.service import add_credit
+from qasid.billing.service import Refund, add_credit, refund_many
+from qasid.db import Database
+from qasid.db.bulk import deferring, execute
 from qasid.senders.records import SenderStatus
 from qasid.senders.service import set_status as set_sender_status
 from tests.support import Customer
@@ -177,3 +180,21 @@ class TestIdempotency:
             "/v1/messages", json=SEND, headers={**customer.headers, "Idempotency-Key": "k" * 256}
         )
         assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+class TestRefunds:
+    def test_a_refund_in_a_group_commit_locks_the_account_only_at_the_commit(self, db: Database, operator):
+        """The worker refunds messages that end unsent while API requests of the same account wait
+        for its row: the refund's update goes last, so the row stays free until the commit."""
+        if not db.url.startswith("postgresql"):
+            pytest.skip("SQLite's write lock is the whole database's; PostgreSQL locks rows")
+        account = operator.customer(balance=100).account.id
+        take_row = "SELECT balance FROM accounts WHERE id = %s FOR NO KEY UPDATE NOWAIT"
+        with db.write() as conn, deferring(conn):
+            refund_many(conn, [Refund(account, "msg_1", "bat_1", 20, "ended rejected")], datetime.now(UTC))
+            execute(conn, "SELECT 1")  # a statement that reads: what is deferred normally goes before it
+            with db.engine.connect() as other, other.begin():
+                during = other.exec_driver_sql(take_row, (account,)).scalar_one()  # NOWAIT: raises if held
+        assert during == 100  # the refund is not visible before its commit
+        assert operator.account(account).balance == 120
+        assert operator.ledger_sum(account) == 120

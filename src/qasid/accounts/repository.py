@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
 from qasid.accounts.records import Account, AccountStatus, ApiKey, PaymentType
-from qasid.db.bulk import one_of, select_rows
+from qasid.db.bulk import bind_time, one_of, placeholder, select_rows, write
 from qasid.models import accounts, api_keys, ledger_entries
 
 # Built once: the group commit runs these for every batch.
@@ -85,9 +85,24 @@ class AccountRepository:
         """Move running balances; always in the transaction that writes the matching ledger rows."""
         if deltas:
             params = [
-                {"account": account_id, "delta": delta, "now": now} for account_id, delta in deltas.items()
+                {"account": account_id, "delta": delta, "now": now} for account_id, delta in sorted(deltas.items())
             ]
             self.conn.execute(_ADD_TO_BALANCE, params)
+
+    def give_back(self, amounts: dict[str, int], now: datetime) -> None:
+        """Add to running balances at the end of the transaction (``bulk.write(last=True)``): refunds,
+        which the worker's transactions make for messages that end unsent. The update locks the
+        account's row until the commit, and every send and verification of the account waits for
+        that lock (docs/performance.md); made last, it holds the lock for the commit alone. A funds
+        check later in the same transaction reads the balance without these amounts: at worst it
+        refuses what they would have paid for, never the other way round."""
+        if any(amount < 0 for amount in amounts.values()):
+            raise ValueError("give_back adds to balances; a charge must see the balance it leaves")
+        mark, when = placeholder(self.conn.dialect), bind_time(self.conn.dialect)(now)
+        sql = f"UPDATE accounts SET balance = balance + {mark}, updated_at = {mark} WHERE id = {mark}"  # noqa: S608
+        for account_id, amount in sorted(amounts.items()):  # one order everywhere: no deadlocks
+            if amount:
+                write(self.conn, sql, (amount, when, account_id), last=True)
 
     def ledger_sum(self, account_id: str) -> int:
         query = select(func.coalesce(func.sum(ledger_entries.c.amount), 0)).where(

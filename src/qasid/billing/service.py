@@ -129,7 +129,7 @@ def refund_many(conn: Connection, refunds: list[Refund], now: datetime) -> None:
             for r in refunds
         ]
     )
-    deltas: dict[str, int] = {}
+    amounts: dict[str, int] = {}
     for r in refunds:
-        deltas[r.account_id] = deltas.get(r.account_id, 0) + r.amount
-    AccountRepository(conn).add_to_balances(deltas, now)
+        amounts[r.account_id] = amounts.get(r.account_id, 0) + r.amount
+    AccountRepository(conn).give_back(amounts, now)

@@ -57,6 +57,7 @@ SQLITE_MAX_ROWS = 1_000
 SQLITE_EXACT_ROWS = 64
 SQLITE_STATEMENT_CACHE = 1024  # statements a SQLite connection keeps compiled (the driver's default: 128)
 _DEFERRED = "qasid_deferred_writes"  # in conn.info: (sql, params) waiting for ``flush``
+_LAST = "qasid_last_writes"  # in conn.info: (sql, params) held for the end of ``deferring``
 
 
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]:
@@ -75,12 +76,20 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[
         cursor.close()
 
 
-def write(conn: Connection, sql: str, params: Sequence[Any] = ()) -> None:
+def write(conn: Connection, sql: str, params: Sequence[Any] = (), *, last: bool = False) -> None:
     """Run ``sql``, which returns nothing, as ``execute`` does; or, in a transaction that defers
-    (``deferring``), queue it for the next ``flush`` (see the module doc)."""
+    (``deferring``), queue it for the next ``flush`` (see the module doc).
+
+    ``last``: in a transaction that defers, hold it back until the block ends, then send it after
+    every other write, in the pipeline just before the commit. For an update of a row that other
+    transactions queue for (an account's balance), when nothing later in the transaction needs its
+    effect: the row lock it takes is then held for the commit alone. Inside a savepoint, which may
+    be rolled back on its own, it is an ordinary deferred write."""
     queue = conn.info.get(_DEFERRED)
     if queue is None:
         execute(conn, sql, params)
+    elif last and not conn.in_nested_transaction():
+        conn.info[_LAST].append((sql, params))
     else:
         queue.append((sql, params))
 
@@ -88,18 +97,21 @@ def write(conn: Connection, sql: str, params: Sequence[Any] = ()) -> None:
 @contextmanager
 def deferring(conn: Connection) -> Iterator[None]:
     """Within the block, ``write`` queues on ``conn`` (PostgreSQL only: SQLite has no round trips to
-    save); the queue is flushed when the block ends, and dropped unsent if it raises. Put it inside
-    the transaction's block, so the flush comes before the commit."""
+    save); the queue, and after it the writes held back as ``last``, is flushed when the block ends,
+    and dropped unsent if it raises. Put it inside the transaction's block, so the flush comes
+    before the commit."""
     if conn.dialect.name != "postgresql":
         yield
         return
     info = conn.info  # kept: after a failure the connection may be invalidated
-    info[_DEFERRED] = []
+    info[_DEFERRED], info[_LAST] = [], []
     try:
         yield
+        info[_DEFERRED].extend(info[_LAST])
         flush(conn)
     finally:
         info.pop(_DEFERRED, None)
+        info.pop(_LAST, None)
 
 
 def flush(conn: Connection) -> None:

@@ -230,12 +230,18 @@ def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Ve
 
 @dataclass(slots=True)
 class CheckVerification(WriteOp[CheckResult]):
+    """Checks go before the other ops of their transaction (``phase``): sends and creates lock their
+    accounts' rows from their start to the commit, and other transactions wait for those locks.
+    No check reads what a create of the same transaction writes: a verification's id reaches its
+    caller only after the commit that created it."""
+
     account_id: str
     verification_id: str
     digest: str  # of the code the caller sent
     now: datetime
 
     kind = "verification_check"
+    phase = -1
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[CheckResult | QasidError]:
