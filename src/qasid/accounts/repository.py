@@ -85,7 +85,7 @@ class AccountRepository:
         """Move running balances; always in the transaction that writes the matching ledger rows."""
         if deltas:
             params = [
-                {"account": account_id, "delta": delta, "now": now} for account_id, delta in sorted(deltas.items())
+                {"account": account, "delta": delta, "now": now} for account, delta in sorted(deltas.items())
             ]
             self.conn.execute(_ADD_TO_BALANCE, params)
 
