@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from qasid.accounts.records import Account, AccountStatus, ApiKey, PaymentType
-from qasid.db.bulk import bind_time, one_of, placeholder, select_rows, write
+from qasid.db.bulk import bind_time, one_of, select_rows, write
 from qasid.models import accounts, api_keys, ledger_entries
 
 # Built once: the group commit runs these for every batch.
@@ -17,11 +17,10 @@ from qasid.models import accounts, api_keys, ledger_entries
 # share locks that the foreign keys of every new row naming the account (batches, ledger entries)
 # hold until their transaction ends: a send request's group commit waited out a campaign chunk.
 _LOCK = "FOR NO KEY UPDATE"
-_ADD_TO_BALANCE = (
-    update(accounts)
-    .where(accounts.c.id == bindparam("account"))
-    .values(balance=accounts.c.balance + bindparam("delta"), updated_at=bindparam("now"))
-)
+_ADD_TO_BALANCE = {
+    dialect: f"UPDATE accounts SET balance = balance + {mark}, updated_at = {mark} WHERE id = {mark}"  # noqa: S608
+    for dialect, mark in (("postgresql", "%s"), ("sqlite", "?"))
+}
 
 
 def _account(row: RowMapping) -> Account:
@@ -81,28 +80,23 @@ class AccountRepository:
         tail = f"ORDER BY accounts.id {_LOCK if lock else ''}"
         return {row["id"]: row for row in select_rows(self.conn, accounts, condition, params, tail=tail)}
 
-    def add_to_balances(self, deltas: dict[str, int], now: datetime) -> None:
-        """Move running balances; always in the transaction that writes the matching ledger rows."""
-        if deltas:
-            params = [
-                {"account": account, "delta": delta, "now": now} for account, delta in sorted(deltas.items())
-            ]
-            self.conn.execute(_ADD_TO_BALANCE, params)
+    def add_to_balances(self, deltas: dict[str, int], now: datetime, *, last: bool = False) -> None:
+        """Move running balances; always in the transaction that writes the matching ledger rows.
+        Written as the writes that return nothing are (``bulk.write``): the writer's transaction
+        sends them with its next read or its commit.
 
-    def give_back(self, amounts: dict[str, int], now: datetime) -> None:
-        """Add to running balances at the end of the transaction (``bulk.write(last=True)``): refunds,
-        which the worker's transactions make for messages that end unsent. The update locks the
-        account's row until the commit, and every send and verification of the account waits for
-        that lock (docs/performance.md); made last, it holds the lock for the commit alone. A funds
-        check later in the same transaction reads the balance without these amounts: at worst it
-        refuses what they would have paid for, never the other way round."""
-        if any(amount < 0 for amount in amounts.values()):
-            raise ValueError("give_back adds to balances; a charge must see the balance it leaves")
-        mark, when = placeholder(self.conn.dialect), bind_time(self.conn.dialect)(now)
-        sql = f"UPDATE accounts SET balance = balance + {mark}, updated_at = {mark} WHERE id = {mark}"  # noqa: S608
-        for account_id, amount in sorted(amounts.items()):  # one order everywhere: no deadlocks
-            if amount:
-                write(self.conn, sql, (amount, when, account_id), last=True)
+        ``last``, for amounts that add (refunds, which the worker's transactions make for messages
+        that end unsent): the updates go at the very end of the transaction (``bulk.write(last=True)``).
+        An update locks the account's row until the commit, and every send and verification of the
+        account waits for that lock (docs/performance.md); made last, it holds it for the commit
+        alone. A funds check later in the same transaction reads the balance without these amounts:
+        at worst it refuses what they would have paid for, never the other way round."""
+        if last and any(delta < 0 for delta in deltas.values()):
+            raise ValueError("a charge must be seen by the funds checks after it: it cannot go last")
+        sql, when = _ADD_TO_BALANCE[self.conn.dialect.name], bind_time(self.conn.dialect)(now)
+        for account_id, delta in sorted(deltas.items()):  # one order everywhere: no deadlocks
+            if delta:
+                write(self.conn, sql, (delta, when, account_id), last=last)
 
     def ledger_sum(self, account_id: str) -> int:
         query = select(func.coalesce(func.sum(ledger_entries.c.amount), 0)).where(

@@ -132,4 +132,4 @@ def refund_many(conn: Connection, refunds: list[Refund], now: datetime) -> None:
     amounts: dict[str, int] = {}
     for r in refunds:
         amounts[r.account_id] = amounts.get(r.account_id, 0) + r.amount
-    AccountRepository(conn).give_back(amounts, now)
+    AccountRepository(conn).add_to_balances(amounts, now, last=True)
