@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Result, Row, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, Result, Row, RowMapping, Select, func, insert, select, update
 
 from qasid.campaigns.records import MOVING
 from qasid.db.bulk import one_of, placeholder
@@ -39,14 +39,13 @@ class CampaignRepository:
             update(campaigns).where(campaigns.c.id == campaign_id).values(**values, updated_at=now)
         )
 
+    def any_due(self, now: datetime) -> bool:
+        """Whether a campaign waits for a runner (a read: the runners poll, and mostly find none)."""
+        return self.conn.execute(_due(now)).first() is not None
+
     def claim(self, worker_id: str, now: datetime) -> RowMapping | None:
         """The campaign most overdue for its next chunk, now this worker's."""
-        due = select(campaigns.c.id).where(
-            campaigns.c.status.in_([s.value for s in MOVING]),
-            campaigns.c.next_run_at <= now,
-            campaigns.c.claimed_by.is_(None),
-        )
-        due = due.order_by(campaigns.c.next_run_at).limit(1)
+        due = _due(now)
         if self.conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         statement = (
@@ -147,3 +146,13 @@ class CampaignRepository:
                 return
             yield rows
             after = rows[-1]["id"]
+
+
+def _due(now: datetime) -> Select[tuple[str]]:
+    """The id of the campaign most overdue for its next chunk and not claimed."""
+    due = select(campaigns.c.id).where(
+        campaigns.c.status.in_([s.value for s in MOVING]),
+        campaigns.c.next_run_at <= now,
+        campaigns.c.claimed_by.is_(None),
+    )
+    return due.order_by(campaigns.c.next_run_at).limit(1)

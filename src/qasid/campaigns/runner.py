@@ -109,8 +109,12 @@ class CampaignRunner:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
     def _claim(self) -> RowMapping | None:
+        now = datetime.now(UTC)
+        with self.db.read() as conn:  # most polls find nothing: on SQLite a write would take the lock
+            if not CampaignRepository(conn).any_due(now):
+                return None
         with self.db.write() as conn:
-            return CampaignRepository(conn).claim(self.worker_id, datetime.now(UTC))
+            return CampaignRepository(conn).claim(self.worker_id, now)
 
     def _release(self) -> None:
         with self.db.write() as conn:

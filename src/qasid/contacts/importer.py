@@ -120,6 +120,9 @@ class Importer:
             ImportRepository(conn).release_claims_of([self.worker_id])
 
     def _claim(self) -> RowMapping | None:
+        with self.db.read() as conn:  # most polls find nothing: on SQLite a write would take the lock
+            if not ImportRepository(conn).any_queued():
+                return None
         with self.db.write() as conn:
             return ImportRepository(conn).claim(self.worker_id, datetime.now(UTC))
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, delete, func, insert, select, update
 
 from qasid.db.bulk import bulk_insert, bulk_insert_with, one_of, placeholder
 from qasid.models import contact_imports, contact_lists, contacts, import_chunks, import_errors, list_members
@@ -196,13 +196,14 @@ class ImportRepository:
             update(contact_imports).where(contact_imports.c.id == import_id).values(**values, updated_at=now)
         )
 
+    def any_queued(self) -> bool:
+        """Whether an import waits for a worker (a read: the importers poll, and mostly find none)."""
+        return self.conn.execute(_queued()).first() is not None
+
     def claim(self, worker_id: str, now: datetime) -> RowMapping | None:
         """The oldest queued import, now this worker's (an import a dead worker held is queued again
         by the heartbeat)."""
-        due = select(contact_imports.c.id).where(
-            contact_imports.c.status == "queued", contact_imports.c.claimed_by.is_(None)
-        )
-        due = due.order_by(contact_imports.c.id).limit(1)
+        due = _queued()
         if self.conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         statement = (
@@ -236,3 +237,11 @@ class ImportRepository:
             import_errors.c.import_id == import_id, import_errors.c.line > after_line
         )
         return list(self.conn.execute(query.order_by(import_errors.c.line).limit(limit)).mappings())
+
+
+def _queued() -> Select[tuple[str]]:
+    """The id of the oldest queued import that no worker holds."""
+    due = select(contact_imports.c.id).where(
+        contact_imports.c.status == "queued", contact_imports.c.claimed_by.is_(None)
+    )
+    return due.order_by(contact_imports.c.id).limit(1)
