@@ -58,6 +58,7 @@ SQLITE_EXACT_ROWS = 64
 SQLITE_STATEMENT_CACHE = 1024  # statements a SQLite connection keeps compiled (the driver's default: 128)
 _DEFERRED = "qasid_deferred_writes"  # in conn.info: (sql, params) waiting for ``flush``
 _LAST = "qasid_last_writes"  # in conn.info: (sql, params) held for the end of ``deferring``
+_IDLE = 0  # psycopg's TransactionStatus.IDLE: no transaction begun on the server yet
 
 
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]:
@@ -65,8 +66,15 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[
     transaction; the rows it returns as the driver gives them, or none. A driver error is raised as
     SQLAlchemy raises it (``OperationalError`` and so on, the driver's own as ``orig``), so callers
     handle both paths alike."""
-    flush(conn)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # open: in a transaction
+    driver: Any = conn.connection.dbapi_connection  # open: in a transaction
+    queue = conn.info.get(_DEFERRED)
+    if queue or (queue is not None and driver.info.transaction_status == _IDLE):
+        # In a transaction that defers: the writes waiting, then this, in one round trip (and, as
+        # the transaction's first statement, with the BEGIN that psycopg otherwise sends alone).
+        pending = [*queue, (sql, params)]
+        queue.clear()
+        return _send(conn, driver, pending)
+    cursor = driver.cursor()
     try:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
@@ -74,6 +82,24 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[
         raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
+
+
+def _send(conn: Connection, driver: Any, statements: list[tuple[str, Sequence[Any]]]) -> Sequence[Any]:
+    """``statements`` in one psycopg pipeline; the rows of the last, or none. The first error among
+    them is raised as ``execute`` raises it."""
+    writes, last = driver.cursor(), driver.cursor()
+    try:
+        with driver.pipeline():
+            for sql, params in statements[:-1]:
+                writes.execute(sql, params)
+            last.execute(*statements[-1])
+        return last.fetchall() if last.description is not None else []
+    except conn.dialect.loaded_dbapi.Error as exc:
+        text = "; ".join(sql for sql, _ in statements)
+        raise DBAPIError.instance(text, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        writes.close()
+        last.close()
 
 
 def write(conn: Connection, sql: str, params: Sequence[Any] = (), *, last: bool = False) -> None:
@@ -121,15 +147,7 @@ def flush(conn: Connection) -> None:
         return
     pending = list(queue)
     queue.clear()
-    driver = conn.connection.dbapi_connection
-    try:
-        with driver.pipeline():  # type: ignore[union-attr]  # psycopg
-            cursor = driver.cursor()  # type: ignore[union-attr]
-            for sql, params in pending:
-                cursor.execute(sql, params)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        statements = "; ".join(sql for sql, _ in pending)
-        raise DBAPIError.instance(statements, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    _send(conn, conn.connection.dbapi_connection, pending)
 
 
 @dataclass(frozen=True)
