@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description="under load, how long the writer waits for more work before it commits a batch "
         "that is not full (like PostgreSQL's commit_delay); 0 to commit at once",
     )
+    switch_interval_ms: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="the interpreter's switch interval in the gateway's processes (Python's own: 5 ms): "
+        "the longest a writer thread back from the database waits for a busy event loop to let it run",
+    )
 
     cache_seconds: float = Field(
         default=2.0,
