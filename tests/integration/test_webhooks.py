@@ -126,6 +126,39 @@ class TestRetries:
         assert len(detail["tries"][0]["response"]) == 1024
         assert all(t["latency_ms"] >= 0 for t in detail["tries"])
 
+    async def test_an_endpoint_is_changed_by_its_failures_not_by_each_delivery(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        down = False
+
+        async def flaky(_request: HttpRequest) -> HttpResponse:
+            return HttpResponse(500 if down else 200)
+
+        receiver.answer = flaky
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            hooks = await endpoint(http, customer, receiver.url, statuses="final")
+
+            async def shown() -> dict:
+                return (await http.get(f"/v1/webhooks/{hooks['id']}", headers=customer.headers)).json()
+
+            await send(http, customer, DELIVERS)
+            await wait_for(lambda: deliveries(db, "delivered") == 1)
+            after_success = await shown()
+            down = True
+            await send(http, customer, DELIVERS)
+            await wait_for(lambda: tries(db) >= 2)  # the failure is written down
+            after_failure = await shown()
+            down = False
+            await wait_for(lambda: deliveries(db, "delivered") == 2)
+            after_recovery = await shown()
+        assert (after_success["failures"], after_success["updated_at"]) == (0, hooks["updated_at"])
+        assert after_failure["failures"] >= 1
+        assert after_failure["updated_at"] > hooks["updated_at"]
+        assert after_recovery["failures"] == 0
+        assert after_recovery["updated_at"] > after_failure["updated_at"]
+
 
 class TestReceiverFailures:
     async def test_a_receiver_that_is_down_gets_the_event_once_it_is_back(

@@ -220,7 +220,8 @@ def _endpoint_health(conn: Connection, tries: Sequence[Tried], rules: Rules, now
         lasting = since is not None and now - since >= rules.disable_after
         if endpoint_id not in disabled and failures >= rules.disable_after_failures and lasting:
             disabled[endpoint_id] = f"{failures} failed tries in a row since {since}"
-        changed.append((endpoint_id, failures, since, now))
+        if (failures, since) != (row["failures"], row["failing_since"]):  # a healthy one stays as it is
+            changed.append((endpoint_id, failures, since, now))
     endpoints.set_health(changed)
     for endpoint_id, reason in disabled.items():
         endpoints.change(endpoint_id, now, enabled=False, disabled_reason=reason)
