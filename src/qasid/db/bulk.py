@@ -27,11 +27,14 @@ more than the driver on one that returns a row, and a group commit runs a dozen 
 
 Statements that return nothing go through ``write``. In a transaction that defers them (the
 group-commit writer's, on PostgreSQL: ``deferring``) they wait, in order, and are sent together in
-one pipeline (``flush``) just before the next statement that is not deferred, ours or SQLAlchemy's,
-and before the commit. The database runs everything in the order written, so each statement still
-sees all the writes before it; what changes is that a dozen inserts cost one round trip, and the
-writer thread one wait to win the interpreter back, instead of a dozen (docs/performance.md).
-A deferred statement's error is raised by the flush, inside the same transaction.
+one pipeline just before the next statement that is not deferred, and before the commit: a read
+of ours (``execute``) goes in that same pipeline, after them, and so does the BEGIN when the read
+is the transaction's first statement; SQLAlchemy's statements get a ``flush`` of their own before
+them. The database runs everything in the order written, so each statement still sees all the
+writes before it; what changes is that a dozen inserts and the read after them cost one round
+trip, and the writer thread one wait to win the interpreter back, instead of a dozen
+(docs/performance.md). A deferred statement's error is raised by the pipeline it went in, inside
+the same transaction.
 """
 
 from __future__ import annotations
