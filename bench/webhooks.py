@@ -26,7 +26,7 @@ the bench gets them through a pipe at the end. Per event: latency = the receiver
 the event's timestamp; deliveries per second = events / (last 2xx - first event timestamp). A run
 waits until every message is delivered and no delivery is pending (read from the database), or
 --timeout. That the receiver is not the limit: before the runs, wrk drives it alone closed loop at
-the sender's per-endpoint concurrency (16 by default) and at 64 connections, and every run prints
+the sender's per-endpoint concurrency (64 by default) and at 64 connections, and every run prints
 its CPU share and how many connections the gateway held open to it at once.
 
 Checked in every run, and printed when wrong: every delivery the database calls delivered reached
@@ -85,6 +85,7 @@ from common import (
 from e2e import FAST_WORKER, timings, wrk_env
 from qasid.db import Database
 from qasid.models import message_events, messages, webhook_attempts, webhook_deliveries
+from qasid.settings import Settings
 
 RUNS = {
     "baseline": "baseline: no endpoint",
@@ -532,7 +533,8 @@ def main() -> None:
     settings = {k: env[k] for k in sorted(env) if k.startswith("QASID_") and k != "QASID_DATABASE_URL"}
     print(f"# qasid {qasid.__version__} from {Path(qasid.__file__).parent}; gateway settings (every run): "
           f"{settings}", flush=True)  # fmt: skip
-    per_endpoint = int(os.environ.get("QASID_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", "16"))
+    default = Settings.model_fields["webhook_endpoint_max_in_flight"].default
+    per_endpoint = int(os.environ.get("QASID_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", default))
     for connections in sorted({per_endpoint, 64}):  # the cap per endpoint; the claim batch (64)
         print(f"# the receiver alone, wrk -c{connections}: {receiver_check(connections, args.check_seconds)}",
               flush=True)  # fmt: skip

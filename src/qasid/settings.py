@@ -199,12 +199,12 @@ class Settings(BaseSettings):
         description="a PEM file of certificate authorities to trust for receivers' TLS, besides the system's",
     )
     webhook_max_in_flight: int = Field(
-        default=256,
+        default=512,
         ge=1,
         description="webhook deliveries a worker holds at once (claimed, out, or being recorded)",
     )
     webhook_endpoint_max_in_flight: int = Field(
-        default=16, ge=1, description="calls to any one endpoint at once (a slow receiver holds no more)"
+        default=64, ge=1, description="calls to any one endpoint at once (a slow receiver holds no more)"
     )
     webhook_batch: int = Field(default=64, ge=1, description="deliveries claimed at a time")
 
