@@ -11,14 +11,17 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qasid.db import Database
+from qasid.db import bulk as bulk_module
 from qasid.db.bulk import (
     _DEFERRED,
     SQLITE_EXACT_ROWS,
+    Query,
     _update_sql,
     bulk_insert,
     bulk_update,
     deferring,
     execute,
+    fetch,
     given,
     one_of,
     placeholder,
@@ -137,6 +140,34 @@ class TestDeferredWrites:
         assert [tuple(row) for row in ours] == [("a", 7), ("b", 1)]
         with db.read() as conn:
             assert conn.execute(select(accounts.c.name).where(accounts.c.id == account)).scalar() == "three"
+
+    def test_queries_fetched_together_go_with_them_in_one_round_trip(
+        self, db: Database, operator: Operator, monkeypatch: pytest.MonkeyPatch
+    ):
+        account = operator.customer(name="one").account.id
+        mark = placeholder(db.engine.dialect)
+        sent: list[tuple[int, int]] = []
+        real = bulk_module._send
+
+        def counted(conn: Connection, driver: Any, writes: list[Any], reads: list[Any]) -> list[Any]:
+            sent.append((len(writes), len(reads)))
+            return real(conn, driver, writes, reads)
+
+        monkeypatch.setattr(bulk_module, "_send", counted)
+        name = Query(f"SELECT name FROM accounts WHERE id = {mark}", (account,), lambda rows: rows[0][0])  # noqa: S608
+        count = Query("SELECT count(*) FROM accounts", (), lambda rows: rows[0][0])
+        with db.read() as conn:
+            known = conn.execute(select(func.count()).select_from(accounts)).scalar_one()
+        with db.write() as conn, deferring(conn):
+            first = fetch(conn, [name, Query.known("asked of nobody"), count])  # with the BEGIN
+            bulk_update(conn, accounts, "id", ("name",), [(account, "two")])
+            bulk_update(conn, accounts, "id", ("name",), [(account, "three")])
+            second = fetch(conn, [name.then(str.upper), count])
+        assert first == ["one", "asked of nobody", known]
+        assert second == ["THREE", known]
+        # PostgreSQL: each fetch one pipeline, the second with the two writes before it; SQLite
+        # sends each statement as it comes.
+        assert sent == ([(0, 2), (2, 2)] if db.url.startswith("postgresql") else [])
 
     def test_an_error_among_them_is_raised_in_their_transaction(self, db: Database, operator: Operator):
         account = operator.customer(name="one").account.id

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from qasid.db import Database
-from qasid.db.bulk import bulk_insert
-from qasid.db.writer import GroupCommitWriter, WriteOp
+from qasid.db import writer as writer_module
+from qasid.db.bulk import Query, bulk_insert, bulk_update, fetch, placeholder
+from qasid.db.writer import GroupCommitWriter, Plan, WriteOp
 from qasid.errors import NotFound, QasidError, Unavailable
 from qasid.models import accounts
 
@@ -241,6 +242,73 @@ class TestPhases:
         await asyncio.gather(held, *queued)
         assert APPLIED == ["early", "late"]
         assert writer.batches == 2
+
+
+@dataclass
+class ReadName(WriteOp[str]):
+    """Plans one read: the account's name, before any write of its transaction's planned classes."""
+
+    account_id: str
+
+    @classmethod
+    def plan(cls, conn: Connection, ops: Sequence[Self]) -> Plan[str]:
+        sql = f"SELECT name FROM accounts WHERE id = {placeholder(conn.dialect)}"  # noqa: S608
+        queries = [Query(sql, (op.account_id,), lambda rows: str(rows[0][0])) for op in ops]
+        return Plan(queries, lambda names: names)
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[str | QasidError]:
+        return cls.plan(conn, ops).run(conn)
+
+
+@dataclass
+class ReadNameToo(ReadName):
+    pass
+
+
+@dataclass
+class ReadNameLater(ReadName):
+    phase = 2
+
+
+@dataclass
+class Rename(WriteOp[None]):
+    """Plans nothing; its write is deferred on PostgreSQL."""
+
+    account_id: str
+    name: str
+    phase = 1
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        bulk_update(conn, accounts, "id", ("name",), [(op.account_id, op.name) for op in ops])
+        return [None] * len(ops)
+
+
+class TestPlans:
+    async def test_planned_classes_in_a_row_read_together_and_after_the_writes_of_any_other(
+        self, writer, db, operator, monkeypatch
+    ):
+        account = operator.customer(name="before").account.id
+        fetched: list[int] = []
+
+        def counted(conn: Connection, queries: Sequence[Query[object]]) -> list[object]:
+            fetched.append(len(queries))
+            return fetch(conn, queries)
+
+        monkeypatch.setattr(writer_module, "fetch", counted)
+        gate = threading.Event()
+        held = asyncio.create_task(writer.submit(Gate(gate)))
+        await asyncio.sleep(0.05)  # the writer is inside the gate's transaction
+        ops = (ReadNameLater(account), ReadName(account), Rename(account, "after"), ReadNameToo(account))
+        queued = [asyncio.create_task(writer.submit(op)) for op in ops]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await held
+        assert await asyncio.gather(*queued) == ["after", "before", None, "before"]
+        assert writer.batches == 2
+        # The two phase-0 classes' reads went together, and the phase-2 class's after the rename.
+        assert fetched == [2, 1]
 
 
 class TestLinger:

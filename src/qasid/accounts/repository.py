@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from qasid.accounts.records import Account, AccountStatus, ApiKey, PaymentType
-from qasid.db.bulk import bind_time, one_of, select_rows, write
+from qasid.db.bulk import Query, bind_time, one_of, rows_query, write
 from qasid.models import accounts, api_keys, ledger_entries
 
 # Built once: the group commit runs these for every batch.
@@ -76,9 +76,19 @@ class AccountRepository:
     def read_many(self, account_ids: Sequence[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
         """Every group commit that spends money runs this (through the driver: a Core statement's
         building and reading cost more than the query), in the order of the ids."""
+        return self.read_many_query(account_ids, lock=lock).run(self.conn)
+
+    def lock_query(self, account_ids: Sequence[str]) -> Query[dict[str, dict[str, Any]]]:
+        """``lock_for_update`` as a query, to send with other reads (``qasid.db.bulk.fetch``)."""
+        return self.read_many_query(account_ids, lock=self.conn.dialect.name != "sqlite")
+
+    def read_many_query(
+        self, account_ids: Sequence[str], *, lock: bool = False
+    ) -> Query[dict[str, dict[str, Any]]]:
         condition, params = one_of(self.conn, accounts.c.id, sorted(set(account_ids)))
         tail = f"ORDER BY accounts.id {_LOCK if lock else ''}"
-        return {row["id"]: row for row in select_rows(self.conn, accounts, condition, params, tail=tail)}
+        query = rows_query(self.conn, accounts, condition, params, tail=tail)
+        return query.then(lambda rows: {row["id"]: row for row in rows})
 
     def add_to_balances(self, deltas: dict[str, int], now: datetime, *, last: bool = False) -> None:
         """Move running balances; always in the transaction that writes the matching ledger rows.

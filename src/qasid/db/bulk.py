@@ -35,6 +35,12 @@ writes before it; what changes is that a dozen inserts and the read after them c
 trip, and the writer thread one wait to win the interpreter back, instead of a dozen
 (docs/performance.md). A deferred statement's error is raised by the pipeline it went in, inside
 the same transaction.
+
+Reads that do not wait on each other's answers can share a round trip too: a ``Query`` is a read
+built ahead of its answer, and ``fetch`` sends several, after the writes waiting, in one pipeline.
+The group-commit writer does that for the reads its ops plan (``qasid.db.writer.WriteOp.plan``):
+a verification's check and create read what they need (five queries) in one round trip, with the
+transaction's BEGIN, where each read had been a round trip of its own.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from itertools import chain
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from sqlalchemy import Column, Connection, Dialect, Select, Table
@@ -54,6 +60,8 @@ from sqlalchemy.types import TypeEngine
 
 from qasid.models import UTCDateTime
 
+T = TypeVar("T")
+U = TypeVar("U")
 _json = msgspec.json.Encoder()
 SQLITE_MAX_PARAMETERS = 32_766
 SQLITE_MAX_ROWS = 1_000
@@ -74,9 +82,9 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[
     if queue or (queue is not None and driver.info.transaction_status == _IDLE):
         # In a transaction that defers: the writes waiting, then this, in one round trip (and, as
         # the transaction's first statement, with the BEGIN that psycopg otherwise sends alone).
-        pending = [*queue, (sql, params)]
+        pending = list(queue)
         queue.clear()
-        return _send(conn, driver, pending)
+        return _send(conn, driver, pending, [(sql, params)])[0]
     cursor = driver.cursor()
     try:
         cursor.execute(sql, params)
@@ -87,22 +95,70 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[
         cursor.close()
 
 
-def _send(conn: Connection, driver: Any, statements: list[tuple[str, Sequence[Any]]]) -> Sequence[Any]:
-    """``statements`` in one psycopg pipeline; the rows of the last, or none. The first error among
-    them is raised as ``execute`` raises it."""
-    writes, last = driver.cursor(), driver.cursor()
+@dataclass(frozen=True, slots=True)
+class Query(Generic[T]):
+    """A read built ahead of its answer, so that several can go to the database together
+    (``fetch``): our own ``sql`` and its ``params``, and ``parse``, which makes the driver's rows
+    the answer. Without ``sql`` the answer is known without asking (``Query.known``)."""
+
+    sql: str | None
+    params: Sequence[Any]
+    parse: Callable[[Sequence[Any]], T]
+
+    @classmethod
+    def known(cls, answer: T) -> Query[T]:
+        return cls(None, (), lambda _rows: answer)
+
+    def run(self, conn: Connection) -> T:
+        """Its answer alone (``fetch`` of one)."""
+        answer: T = fetch(conn, [self])[0]
+        return answer
+
+    def then(self, shape: Callable[[T], U]) -> Query[U]:
+        """The same read, its answer passed through ``shape``."""
+        parse = self.parse
+        return Query(self.sql, self.params, lambda rows: shape(parse(rows)))
+
+
+def fetch(conn: Connection, queries: Sequence[Query[Any]]) -> list[Any]:
+    """The answers of ``queries``, in order, as one round trip where it can be: in a transaction
+    that defers (PostgreSQL's group commits), the writes waiting and then every query go in one
+    pipeline, with the BEGIN when they are the transaction's first statements. So a transaction's
+    independent reads cost the writer thread one wait for the interpreter instead of one each."""
+    asked = [(query.sql, query.params) for query in queries if query.sql is not None]
+    driver: Any = conn.connection.dbapi_connection
+    queue = conn.info.get(_DEFERRED)
+    if queue is not None and len(asked) > 1:
+        pending = list(queue)
+        queue.clear()
+        answers = iter(_send(conn, driver, pending, asked))
+    else:
+        answers = iter([execute(conn, sql, params) for sql, params in asked])
+    return [query.parse(next(answers) if query.sql is not None else ()) for query in queries]
+
+
+def _send(
+    conn: Connection,
+    driver: Any,
+    writes: list[tuple[str, Sequence[Any]]],
+    reads: list[tuple[str, Sequence[Any]]],
+) -> list[Sequence[Any]]:
+    """``writes``, then ``reads``, in one psycopg pipeline; the rows of each read. The first error
+    among them is raised as ``execute`` raises it."""
+    cursor, readers = driver.cursor(), [driver.cursor() for _ in reads]
     try:
         with driver.pipeline():
-            for sql, params in statements[:-1]:
-                writes.execute(sql, params)
-            last.execute(*statements[-1])
-        return last.fetchall() if last.description is not None else []
+            for sql, params in writes:
+                cursor.execute(sql, params)
+            for reader, (sql, params) in zip(readers, reads, strict=True):
+                reader.execute(sql, params)
+        return [reader.fetchall() if reader.description is not None else [] for reader in readers]
     except conn.dialect.loaded_dbapi.Error as exc:
-        text = "; ".join(sql for sql, _ in statements)
+        text = "; ".join(sql for sql, _ in chain(writes, reads))
         raise DBAPIError.instance(text, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
-        writes.close()
-        last.close()
+        for each in (cursor, *readers):
+            each.close()
 
 
 def write(conn: Connection, sql: str, params: Sequence[Any] = (), *, last: bool = False) -> None:
@@ -150,7 +206,7 @@ def flush(conn: Connection) -> None:
         return
     pending = list(queue)
     queue.clear()
-    _send(conn, conn.connection.dbapi_connection, pending)
+    _send(conn, conn.connection.dbapi_connection, pending, [])
 
 
 @dataclass(frozen=True)
@@ -348,8 +404,23 @@ def select_rows(
     converted by the columns' own result processors, as from a Core ``select``. For the hot paths,
     where building, compiling and reading a Core statement costs more than the query (``one_of``
     gives a condition on a list of values whose text does not change with it)."""
+    return rows_query(conn, source, condition, params, names=names, tail=tail).run(conn)
+
+
+def rows_query(
+    conn: Connection,
+    source: Table | Select[Any],
+    condition: str,
+    params: Sequence[Any],
+    *,
+    names: tuple[str, ...] | None = None,
+    tail: str = "",
+) -> Query[list[dict[str, Any]]]:
+    """``select_rows`` as a ``Query``, to ``fetch`` with others."""
     head, keys, processors = _read_plan(source, conn.dialect, names)
-    return rows_as_dicts(execute(conn, f"{head} WHERE {condition} {tail}", tuple(params)), keys, processors)
+    return Query(
+        f"{head} WHERE {condition} {tail}", tuple(params), lambda rows: rows_as_dicts(rows, keys, processors)
+    )
 
 
 def rows_as_dicts(

@@ -43,7 +43,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from qasid.db import Database
-from qasid.db.bulk import deferring
+from qasid.db.bulk import Query, deferring, fetch
 from qasid.errors import QasidError, Unavailable
 
 R = TypeVar("R")
@@ -66,6 +66,27 @@ class WriteOp(Generic[R]):
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[R | QasidError]:
         """Apply ``ops`` in order inside the open transaction ``conn``; one result per op."""
         raise NotImplementedError
+
+    @classmethod
+    def plan(cls, conn: Connection, ops: Sequence[Self]) -> Plan[R] | None:
+        """For a class whose work starts with reads: those reads as queries, and the rest of the
+        work given their answers (``Plan``), or None (the default) to be applied by ``apply_many``
+        alone. The writer sends the reads of the planned classes that come one after another in a
+        transaction's order together, in one round trip (``qasid.db.bulk.fetch``), before any of
+        them writes: so a class plans only reads that may miss the writes of the planned classes
+        before it in the same transaction. They never miss those of a class that does not plan."""
+        return None
+
+
+@dataclass(slots=True)
+class Plan(Generic[R]):
+    """``WriteOp.plan``'s answer: the reads, and what to do with their answers (in order)."""
+
+    queries: Sequence[Query[Any]]
+    then: Callable[[list[Any]], Sequence[R | QasidError]]
+
+    def run(self, conn: Connection) -> Sequence[R | QasidError]:
+        return self.then(fetch(conn, self.queries))
 
 
 @dataclass(slots=True)
@@ -248,10 +269,28 @@ def _apply_grouped(conn: Connection, ops: list[WriteOp[Any]]) -> list[Any]:
     for index, op in enumerate(ops):
         groups.setdefault(type(op), []).append(index)
     results: list[Any] = [None] * len(ops)
+    planned: list[tuple[list[int], Plan[Any]]] = []  # planned classes in a row, their reads not yet sent
+
+    def run_planned() -> None:
+        if not planned:
+            return
+        answers = iter(fetch(conn, [query for _, plan in planned for query in plan.queries]))
+        for indexes, plan in planned:
+            outcomes = plan.then([next(answers) for _ in plan.queries])
+            for index, outcome in zip(indexes, outcomes, strict=True):
+                results[index] = outcome
+        planned.clear()
+
     for cls, indexes in sorted(groups.items(), key=lambda group: group[0].phase):  # stable: arrival order
-        outcomes = cls.apply_many(conn, [ops[i] for i in indexes])
-        for index, outcome in zip(indexes, outcomes, strict=True):
+        group = [ops[i] for i in indexes]
+        plan = cls.plan(conn, group)
+        if plan is not None:
+            planned.append((indexes, plan))
+            continue
+        run_planned()
+        for index, outcome in zip(indexes, cls.apply_many(conn, group), strict=True):
             results[index] = outcome
+    run_planned()
     return results
 
 

@@ -36,7 +36,8 @@ from qasid.errors import (
 from qasid.messages.prepare import PreparedSend, drop_recipients
 from qasid.messages.repository import IdempotencyRepository, MessageRepository, StoredResponse
 from qasid.messages.schemas import SendMessageResponse
-from qasid.optout.service import refusals, refused_recipient
+from qasid.optout.records import ListKind
+from qasid.optout.service import Wanted, refusals, refused_recipient
 from qasid.outbox.records import JobKind, Lane
 from qasid.outbox.repository import JOBS_CHANNEL, JobRepository
 
@@ -69,12 +70,22 @@ class AcceptSend(WriteOp[SendOutcome]):
 
 
 def accept_sends(
-    conn: Connection, sends: list[PreparedSend], *, locked: Mapping[str, AccountRow] | None = None
+    conn: Connection,
+    sends: list[PreparedSend],
+    *,
+    locked: Mapping[str, AccountRow] | None = None,
+    refused: Mapping[tuple[str, str], ListKind] | None = None,
 ) -> list[SendOutcome | QasidError]:
     """Accept prepared sends inside another write op's transaction (a verification's SMS): the same
     checks and rows as ``AcceptSend``, without idempotency keys. ``locked``: the accounts' rows, as
-    that transaction has already locked them (``AccountRepository.lock_for_update``)."""
-    return _Acceptance(conn, sends, timedelta(0), locked=locked).run()
+    that transaction has already locked them (``AccountRepository.lock_for_update``); ``refused``:
+    what the lists refuse of ``screened(sends)`` (or more), as ``refusals`` has already read it."""
+    return _Acceptance(conn, sends, timedelta(0), locked=locked, refused=refused).run()
+
+
+def screened(sends: Sequence[PreparedSend]) -> list[Wanted]:
+    """The (account, number, stop-list applies) the lists are asked about for ``sends``."""
+    return [(s.caller.account_id, m.recipient, s.stop_list) for s in sends for m in s.messages]
 
 
 def accept_chunk(conn: Connection, sends: list[PreparedSend]) -> None:
@@ -100,8 +111,10 @@ class _Acceptance:
         *,
         chunk: bool = False,
         locked: Mapping[str, AccountRow] | None = None,
+        refused: Mapping[tuple[str, str], ListKind] | None = None,
     ) -> None:
         self.conn = conn
+        self.refused = refused
         self.sends = sends
         self.ttl = idempotency_ttl
         self.chunk = chunk
@@ -128,8 +141,7 @@ class _Acceptance:
     def _screen(self) -> dict[int, QasidError]:
         """Take out the recipients on a stop-list or block-list (one query for the whole batch);
         a send left with nobody is refused, naming each one's reason."""
-        wanted = [(s.caller.account_id, m.recipient, s.stop_list) for s in self.sends for m in s.messages]
-        refused = refusals(self.conn, wanted)
+        refused = self.refused if self.refused is not None else refusals(self.conn, screened(self.sends))
         if not refused:
             return {}
         emptied: dict[int, QasidError] = {}

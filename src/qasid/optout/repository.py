@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from qasid.db.bulk import execute, one_of
+from qasid.db.bulk import Query, one_of
 from qasid.models import blocked_numbers
 from qasid.optout.records import ListKind
 
@@ -19,11 +19,15 @@ class ListRepository:
 
     def entries_for(self, numbers: Sequence[str]) -> list[tuple[str, str, str]]:
         """(scope, number, kind) of every entry about these numbers, whoever's; one statement."""
+        return self.entries_query(numbers).run(self.conn)
+
+    def entries_query(self, numbers: Sequence[str]) -> Query[list[tuple[str, str, str]]]:
+        """``entries_for`` as a query, to send with other reads (``qasid.db.bulk.fetch``)."""
         if not numbers:
-            return []
+            return Query.known([])
         condition, params = one_of(self.conn, blocked_numbers.c.number, sorted(set(numbers)))
         sql = f"SELECT scope, number, kind FROM blocked_numbers WHERE {condition}"  # noqa: S608 - fixed text
-        return [(row[0], row[1], row[2]) for row in execute(self.conn, sql, params)]
+        return Query(sql, params, lambda rows: [(row[0], row[1], row[2]) for row in rows])
 
     def get(self, scope: str, number: str, kind: ListKind) -> RowMapping | None:
         query = select(blocked_numbers).where(

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, RowMapping
 
 from qasid.accounts.records import Caller
 from qasid.db import Database
+from qasid.db.bulk import Query
 from qasid.db.writer import Apply, GroupCommitWriter
 from qasid.domain.phone import normalize_e164
 from qasid.errors import InvalidRequest, NotFound
@@ -24,9 +25,23 @@ Wanted = tuple[str, str, bool]  # (account_id, E.164 number, whether the stop-li
 def refusals(conn: Connection, wanted: Sequence[Wanted]) -> dict[tuple[str, str], ListKind]:
     """Which of these (account, number) pairs may not be sent to, and why: the operator's or the
     account's block-list always, the account's stop-list unless the send skips it."""
+    return refusals_query(conn, wanted).run(conn)
+
+
+def refusals_query(conn: Connection, wanted: Sequence[Wanted]) -> Query[dict[tuple[str, str], ListKind]]:
+    """``refusals`` as a query, to send with other reads (``qasid.db.bulk.fetch``)."""
     if not wanted:
-        return {}
-    entries = ListRepository(conn).entries_for([number for _, number, _ in wanted])
+        return Query.known({})
+    return (
+        ListRepository(conn)
+        .entries_query([number for _, number, _ in wanted])
+        .then(lambda entries: _refused(wanted, entries))
+    )
+
+
+def _refused(
+    wanted: Sequence[Wanted], entries: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str], ListKind]:
     if not entries:
         return {}
     lists: dict[tuple[str, str], set[str]] = {}

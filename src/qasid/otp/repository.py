@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, RowMapping, case, func, select, update
 
-from qasid.db.bulk import bind_time, bulk_insert, bulk_update, execute, one_of, read_time, select_rows
+from qasid.db.bulk import Query, bind_time, bulk_insert, bulk_update, one_of, read_time, rows_query
 from qasid.domain import ids
 from qasid.models import batches, messages, verification_checks, verification_sends, verifications
 
@@ -84,9 +84,15 @@ class VerificationRepository:
         bulk_insert(self.conn, verification_checks, rows, CHECK_COLUMNS)
 
     def get_many(self, verification_ids: Sequence[str], *, lock: bool = False) -> list[dict[str, Any]]:
+        return self.get_many_query(verification_ids, lock=lock).run(self.conn)
+
+    def get_many_query(
+        self, verification_ids: Sequence[str], *, lock: bool = False
+    ) -> Query[list[dict[str, Any]]]:
+        """``get_many`` as a query, to send with other reads (``qasid.db.bulk.fetch``)."""
         condition, params = one_of(self.conn, verifications.c.id, sorted(set(verification_ids)))
         lock = lock and self.conn.dialect.name != "sqlite"  # SQLite's write lock already excludes everyone
-        return select_rows(self.conn, verifications, condition, params, tail="FOR UPDATE" if lock else "")
+        return rows_query(self.conn, verifications, condition, params, tail="FOR UPDATE" if lock else "")
 
     def set_many(self, rows: Sequence[tuple[str, str, int, datetime]]) -> None:
         """(id, status, attempts, updated_at)."""
@@ -107,8 +113,28 @@ class VerificationRepository:
         these accounts to these numbers since ``numbers_since``, and to these blocks since
         ``prefixes_since``, oldest first. (One statement, not three: in a busy process each
         statement of the writer's transaction waits to get the interpreter back.)"""
+        query = self.history_query(
+            account_ids,
+            recipients,
+            prefixes,
+            now=now,
+            numbers_since=numbers_since,
+            prefixes_since=prefixes_since,
+        )
+        return query.run(self.conn)
+
+    def history_query(
+        self,
+        account_ids: Sequence[str],
+        recipients: Sequence[str],
+        prefixes: Sequence[str],
+        *,
+        now: datetime,
+        numbers_since: datetime,
+        prefixes_since: datetime,
+    ) -> Query[History]:
+        """``admission_history`` as a query, to send with other reads (``qasid.db.bulk.fetch``)."""
         dialect = self.conn.dialect
-        sql = _HISTORY[dialect.name]
         at = bind_time(dialect)
         sets: tuple[Any, ...] = tuple(sorted(set(values)) for values in (account_ids, recipients, prefixes))
         if dialect.name == "sqlite":
@@ -120,17 +146,19 @@ class VerificationRepository:
             accounts, blocks, at(prefixes_since),
         )  # fmt: skip
         read = read_time(dialect)
-        history = History({}, [], [])
-        for kind, account_id, key, vid, status, created_at, expires_at, count in execute(
-            self.conn, sql, params
-        ):
-            if kind == 0:
-                history.pending[account_id] = (int(count), read(expires_at))
-            elif kind == 1:
-                history.numbers.append((vid, account_id, key, status, read(created_at), read(expires_at)))
-            else:
-                history.blocks.append((account_id, key, read(created_at)))
-        return history
+
+        def parse(rows: Sequence[Any]) -> History:
+            history = History({}, [], [])
+            for kind, account_id, key, vid, status, created_at, expires_at, count in rows:
+                if kind == 0:
+                    history.pending[account_id] = (int(count), read(expires_at))
+                elif kind == 1:
+                    history.numbers.append((vid, account_id, key, status, read(created_at), read(expires_at)))
+                else:
+                    history.blocks.append((account_id, key, read(created_at)))
+            return history
+
+        return Query(_HISTORY[dialect.name], params, parse)
 
     def get(self, account_id: str, verification_id: str, *, lock: bool = False) -> RowMapping | None:
         query = select(verifications).where(

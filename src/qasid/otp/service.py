@@ -25,7 +25,8 @@ from qasid.accounts.repository import AccountRepository
 from qasid.billing.records import Channel
 from qasid.cache import TTLCache
 from qasid.db import Database
-from qasid.db.writer import GroupCommitWriter, WriteOp
+from qasid.db.bulk import Query
+from qasid.db.writer import GroupCommitWriter, Plan, WriteOp
 from qasid.domain import ids
 from qasid.domain.phone import Recipient, Refusal, parse_recipient
 from qasid.errors import (
@@ -43,12 +44,14 @@ from qasid.errors import (
     QasidError,
     VerificationClosed,
 )
-from qasid.messages.accept import accept_sends
+from qasid.messages.accept import accept_sends, screened
 from qasid.messages.prepare import PreparedSend
 from qasid.messages.schemas import SendMessageRequest
 from qasid.messages.service import MessageService
 from qasid.metrics import ACCEPTED, VERIFICATIONS, count
 from qasid.models import routes
+from qasid.optout.records import ListKind
+from qasid.optout.service import refusals_query
 from qasid.otp import policy as policies
 from qasid.otp import texts
 from qasid.otp.codes import PLACEHOLDER, CodeBook
@@ -56,6 +59,7 @@ from qasid.otp.fallback import FallbackPolicy, schedule
 from qasid.otp.policy import Limits, Policy
 from qasid.otp.repository import (
     PENDING,
+    History,
     VerificationFilter,
     VerificationRepository,
     expire_due,
@@ -72,6 +76,8 @@ from qasid.otp.schemas import (
 )
 from qasid.settings import Settings
 from qasid.webhooks.events import verification_statuses
+from qasid.webhooks.records import Subscriber
+from qasid.webhooks.repository import EndpointRepository
 from qasid.webhooks.schemas import Callback
 
 DAY = timedelta(days=1)
@@ -90,13 +96,14 @@ class _Recent:
 
 
 class Admissions:
-    """The limits of a batch of new verifications, decided from one query for the whole batch and
-    kept up to date as each is admitted, so that two in one batch count against each other."""
+    """The limits of a batch of new verifications, decided from one query for the whole batch
+    (``query``) and kept up to date as each is admitted, so that two in one batch count against
+    each other."""
 
-    def __init__(
-        self, conn: Connection, rows: Sequence[dict[str, Any]], now: datetime, prefix_window: timedelta
-    ):
-        history = VerificationRepository(conn).admission_history(
+    @staticmethod
+    def query(conn: Connection, rows: Sequence[dict[str, Any]], prefix_window: timedelta) -> Query[History]:
+        now = max(row["created_at"] for row in rows)
+        return VerificationRepository(conn).history_query(
             [row["account_id"] for row in rows],
             [row["recipient"] for row in rows],
             [row["prefix"] for row in rows if row["prefix"]],
@@ -104,6 +111,8 @@ class Admissions:
             numbers_since=now - DAY,
             prefixes_since=now - prefix_window,
         )
+
+    def __init__(self, history: History) -> None:
         self.pending = history.pending
         self.numbers: dict[tuple[str, str], list[_Recent]] = {}
         for vid, account_id, recipient, status, created_at, expires_at in history.numbers:
@@ -176,25 +185,46 @@ class CreateVerification(WriteOp[Verification]):
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[Verification | QasidError]:
-        return _create_many(conn, ops)
+        return cls.plan(conn, ops).run(conn)
+
+    @classmethod
+    def plan(cls, conn: Connection, ops: Sequence[Self]) -> Plan[Verification]:
+        """The accounts locked, the limits' history and the lists' refusals, read together (and
+        with the checks' reads, which go before them in the transaction: ``CheckVerification``).
+        A verification a check of the same transaction approves still counts as pending for these
+        limits: at worst a create is refused that a moment later would not be, never the other
+        way round. Nothing else before them in a transaction writes what they read."""
+        return Plan(
+            [
+                AccountRepository(conn).lock_query([op.row["account_id"] for op in ops]),
+                Admissions.query(conn, [op.row for op in ops], max(op.limits.prefix_window for op in ops)),
+                refusals_query(conn, screened([op.prepared for op in ops])),
+            ],
+            lambda answers: _create_many(conn, ops, *answers),
+        )
 
 
-def _create_many(conn: Connection, ops: Sequence[CreateVerification]) -> list[Verification | QasidError]:
-    """A batch of new verifications in a few statements: the accounts locked once, the limits read
-    by one query, the messages accepted together, and each table written with one insert.
-    (Should a later step refuse one, say for want of funds, it has still counted against the limits
-    of the others of its batch: the error is on the side of caution, and only within a batch.)"""
-    accounts = AccountRepository(conn).lock_for_update([op.row["account_id"] for op in ops])
-    widest = max(op.limits.prefix_window for op in ops)
-    admissions = Admissions(conn, [op.row for op in ops], max(op.row["created_at"] for op in ops), widest)
+def _create_many(
+    conn: Connection,
+    ops: Sequence[CreateVerification],
+    accounts: dict[str, dict[str, Any]],
+    history: History,
+    refused: dict[tuple[str, str], ListKind],
+) -> list[Verification | QasidError]:
+    """A batch of new verifications in a few statements: the accounts locked, the limits read and
+    the lists asked once (``CreateVerification.plan``), the messages accepted together, and each
+    table written with one insert. (Should a later step refuse one, say for want of funds, it has
+    still counted against the limits of the others of its batch: the error is on the side of
+    caution, and only within a batch.)"""
+    admissions = Admissions(history)
     results: dict[int, Verification | QasidError] = {}
     admitted: list[tuple[int, CreateVerification, list[str]]] = []
     for index, op in enumerate(ops):
         try:
             admitted.append((index, op, admissions.admit(op.row, op.limits)))
-        except QasidError as refused:
-            results[index] = refused
-    outcomes = accept_sends(conn, [op.prepared for _, op, _ in admitted], locked=accounts)
+        except QasidError as refusal:
+            results[index] = refusal
+    outcomes = accept_sends(conn, [op.prepared for _, op, _ in admitted], locked=accounts, refused=refused)
     accepted = []
     for (index, op, replaced), outcome in zip(admitted, outcomes, strict=True):
         if isinstance(outcome, QasidError):
@@ -245,14 +275,31 @@ class CheckVerification(WriteOp[CheckResult]):
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[CheckResult | QasidError]:
-        return _check_many(conn, ops)
+        return cls.plan(conn, ops).run(conn)
+
+    @classmethod
+    def plan(cls, conn: Connection, ops: Sequence[Self]) -> Plan[CheckResult]:
+        """The verifications read (and locked), and the webhook endpoints their accounts have, for
+        the events of those that end."""
+        return Plan(
+            [
+                VerificationRepository(conn).get_many_query([op.verification_id for op in ops], lock=True),
+                EndpointRepository(conn).subscribers_query(sorted({op.account_id for op in ops})),
+            ],
+            lambda answers: _check_many(conn, ops, *answers),
+        )
 
 
-def _check_many(conn: Connection, ops: Sequence[CheckVerification]) -> list[CheckResult | QasidError]:
+def _check_many(
+    conn: Connection,
+    ops: Sequence[CheckVerification],
+    found: list[dict[str, Any]],
+    subscribers: dict[str, list[Subscriber]],
+) -> list[CheckResult | QasidError]:
     """A batch of checks: the verifications read (and locked) by one query, then one update and one
     insert; two checks of one verification in a batch see each other."""
     repo = VerificationRepository(conn)
-    rows = {row["id"]: row for row in repo.get_many([op.verification_id for op in ops], lock=True)}
+    rows = {row["id"]: row for row in found}
     results: list[CheckResult | QasidError] = []
     changed: dict[str, tuple[str, int, datetime]] = {}
     checks: list[tuple[str, str, datetime]] = []
@@ -284,7 +331,7 @@ def _check_many(conn: Connection, ops: Sequence[CheckVerification]) -> list[Chec
     repo.set_many([(vid, *values) for vid, values in changed.items()])
     repo.add_checks(checks)
     ended = [rows[vid] for vid, (status, _, _) in changed.items() if status != PENDING]
-    verification_statuses(conn, ended, max(op.now for op in ops))
+    verification_statuses(conn, ended, max(op.now for op in ops), subscribers)
     return results
 
 

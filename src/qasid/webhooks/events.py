@@ -30,7 +30,7 @@ from sqlalchemy import Connection, RowMapping
 from qasid.db.bulk import write
 from qasid.domain import ids
 from qasid.domain.states import FINAL, MessageStatus, rank
-from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Statuses
+from qasid.webhooks.records import Callback, DeliveryStatus, EventType, Statuses, Subscriber
 from qasid.webhooks.repository import WEBHOOKS_CHANNEL, DeliveryRepository, EndpointRepository
 
 PUBLISHED = "qasid.webhooks.published"  # set in conn.info when a transaction wrote deliveries to claim
@@ -63,13 +63,20 @@ class Claimant(Protocol):
         ...
 
 
-def publish(conn: Connection, events: Sequence[Event], now: datetime) -> int:
+def publish(
+    conn: Connection,
+    events: Sequence[Event],
+    now: datetime,
+    subscribers: Mapping[str, Sequence[Subscriber]] | None = None,
+) -> int:
     """Write a delivery for every receiver of every event; returns how many. While the connection's
     process has room (``HANDOFF``), they are written claimed by its sender and handed to it after
-    the commit; the others wait for a claim."""
+    the commit; the others wait for a claim. ``subscribers``: the live endpoints of (at least) the
+    events' accounts, when the caller has read them already (``EndpointRepository.subscribers``)."""
     if not events:
         return 0
-    subscribers = EndpointRepository(conn).subscribers(list({e.account_id for e in events}))
+    if subscribers is None:
+        subscribers = EndpointRepository(conn).subscribers(list({e.account_id for e in events}))
     rows: list[tuple[Any, ...]] = []
     handoff: Handoff | None = conn.info.get(HANDED)
     if handoff is None and (claimant := conn.info.get(HANDOFF)) is not None:
@@ -183,9 +190,13 @@ def message_statuses(conn: Connection, changes: Sequence[tuple[str, MessageStatu
 
 
 def verification_statuses(
-    conn: Connection, rows: Sequence[RowMapping | Mapping[str, Any]], now: datetime
+    conn: Connection,
+    rows: Sequence[RowMapping | Mapping[str, Any]],
+    now: datetime,
+    subscribers: Mapping[str, Sequence[Subscriber]] | None = None,
 ) -> None:
-    """``verification.status`` for verifications that ended: rows with their new ``status``."""
+    """``verification.status`` for verifications that ended: rows with their new ``status``.
+    ``subscribers`` as ``publish`` takes them."""
     events = []
     for row in rows:
         data = {
@@ -202,4 +213,4 @@ def verification_statuses(
         events.append(
             Event(EventType.VERIFICATION_STATUS, row["account_id"], row["id"], sequence, data, True, callback)
         )
-    publish(conn, events, now)
+    publish(conn, events, now, subscribers)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Dialect, RowMapping, func, insert, select, te
 
 from qasid.db.bulk import (
     PG_GIVEN_TEXTS,
+    Query,
     bind_time,
     bulk_insert,
     bulk_update,
@@ -157,20 +158,18 @@ class EndpointRepository:
 
     def subscribers(self, account_ids: Sequence[str]) -> dict[str, list[Subscriber]]:
         """The live endpoints of these accounts."""
+        return self.subscribers_query(account_ids).run(self.conn)
+
+    def subscribers_query(self, account_ids: Sequence[str]) -> Query[dict[str, list[Subscriber]]]:
+        """``subscribers`` as a query, to send with other reads (``qasid.db.bulk.fetch``)."""
         if not account_ids:
-            return {}
+            return Query.known({})
         condition, params = one_of(self.conn, webhook_endpoints.c.account_id, account_ids)
         sql = (
             "SELECT id, account_id, events, statuses, format, url, secret FROM webhook_endpoints "  # noqa: S608 - fixed text
             f"WHERE {condition} AND {_LIVE}"
         )
-        rows = execute(self.conn, sql, params)
-        found: dict[str, list[Subscriber]] = {}
-        for endpoint_id, account_id, events, statuses, form, url, secret in rows:
-            wanted = frozenset(events.split(","))
-            subscriber = Subscriber(endpoint_id, account_id, wanted, Statuses(statuses), form, url, secret)
-            found.setdefault(account_id, []).append(subscriber)
-        return found
+        return Query(sql, params, _subscribers)
 
     def targets(self, endpoint_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(url, sealed secret) of each endpoint."""
@@ -304,3 +303,12 @@ class DeliveryRepository:
         )
         count, oldest = self.conn.execute(query).one()
         return int(count), oldest
+
+
+def _subscribers(rows: Sequence[Any]) -> dict[str, list[Subscriber]]:
+    found: dict[str, list[Subscriber]] = {}
+    for endpoint_id, account_id, events, statuses, form, url, secret in rows:
+        wanted = frozenset(events.split(","))
+        subscriber = Subscriber(endpoint_id, account_id, wanted, Statuses(statuses), form, url, secret)
+        found.setdefault(account_id, []).append(subscriber)
+    return found
