@@ -22,7 +22,9 @@ The number of database calls per transaction matters more than the number of row
 this thread gives up the GIL and, while the event loop is busy, waits for it to come back (a 30-row
 ``executemany``, one call per row, took 0.4 ms alone and 290 ms beside a busy thread). So
 ``apply_many`` implementations write with ``qasid.db.bulk``: a fixed handful of statements per
-batch, whose rows' database work runs on the other core while the loop serves requests. Running the
+batch, whose rows' database work runs on the other core while the loop serves requests; and a class
+whose work starts with reads plans them (``WriteOp.plan``), so that on PostgreSQL the reads of the
+planned classes of a transaction cost one round trip between them. Running the
 transaction on the event loop itself instead measured no faster for single-recipient requests,
 slower for 500-recipient ones, and with a worse p99 (the loop stalls for each commit's fsync):
 docs/performance.md.
