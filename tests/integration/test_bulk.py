@@ -25,7 +25,7 @@ from qasid.db.bulk import (
     given,
     one_of,
     placeholder,
-    select_rows,
+    rows_query,
     statement_sizes,
     write,
 )
@@ -34,18 +34,18 @@ from qasid.webhooks.repository import _MESSAGE_SUBJECTS, DeliveryRepository
 from tests.support import Operator
 
 
-class TestSelectRows:
+class TestRowsQuery:
     def test_rows_come_back_as_a_core_select_gives_them(self, db: Database, operator: Operator):
         ids = sorted(operator.customer(name=name).account.id for name in ("one", "two", "three"))
         with db.read() as conn:
             condition, params = one_of(conn, accounts.c.id, [ids[0], ids[2], "acc_none"])
-            found = select_rows(conn, accounts, condition, params, tail="ORDER BY accounts.id")
+            found = rows_query(conn, accounts, condition, params, tail="ORDER BY accounts.id").run(conn)
             core = conn.execute(
                 select(accounts).where(accounts.c.id.in_([ids[0], ids[2]])).order_by(accounts.c.id)
             )
-            some = select_rows(
+            some = rows_query(
                 conn, accounts, condition, params, names=("id", "updated_at"), tail="ORDER BY 1"
-            )
+            ).run(conn)
         assert found == [dict(row) for row in core.mappings()]
         assert all(
             row["created_at"].tzinfo is UTC for row in found
@@ -60,7 +60,7 @@ class TestSelectRows:
         wanted = [customers[1].account.id]
         with db.read() as conn:
             condition, params = one_of(conn, accounts.c.id, wanted)
-            found = select_rows(conn, view, condition, params)
+            found = rows_query(conn, view, condition, params).run(conn)
             core = conn.execute(view.where(accounts.c.id.in_(wanted))).mappings().all()
         assert found == [dict(row) for row in core]
         assert [row["name"] for row in found] == ["two"]
@@ -69,9 +69,9 @@ class TestSelectRows:
     def test_a_view_with_a_where_or_two_columns_of_one_name_is_refused(self, db: Database):
         with db.read() as conn:
             with pytest.raises(ValueError, match="WHERE"):
-                select_rows(conn, select(accounts.c.id).where(accounts.c.id == "x"), "1 = 1", ())
+                rows_query(conn, select(accounts.c.id).where(accounts.c.id == "x"), "1 = 1", ())
             with pytest.raises(ValueError, match="two columns"):
-                select_rows(conn, select(accounts.c.id, api_keys.c.id), "1 = 1", ())
+                rows_query(conn, select(accounts.c.id, api_keys.c.id), "1 = 1", ())
 
 
 class TestBulkInsert:

@@ -486,13 +486,17 @@ class TestAdmissionHistory:
         with db.write() as conn:
             bulk_insert(conn, verifications, rows, COLUMNS)
         with db.read() as conn:
-            found = VerificationRepository(conn).admission_history(
-                [mine, mine],
-                ["+9647700000001", "+9647700000005"],
-                ["+9647700000"],
-                now=now,
-                numbers_since=now - day,
-                prefixes_since=now - timedelta(hours=1),
+            found = (
+                VerificationRepository(conn)
+                .admission_history(
+                    [mine, mine],
+                    ["+9647700000001", "+9647700000005"],
+                    ["+9647700000"],
+                    now=now,
+                    numbers_since=now - day,
+                    prefixes_since=now - timedelta(hours=1),
+                )
+                .run(conn)
             )
         assert found.pending == {mine: (3, now + 5 * minute)}  # 1, 3 and 6
         assert [(vid[-1], status, at) for vid, _, _, status, at, _ in found.numbers] == [

@@ -375,7 +375,7 @@ def _read_plan(
         # A fixed view (columns and joins, no WHERE): its text compiled once, as Core would send it.
         compiled = source.compile(dialect=dialect)
         if compiled.params or source.whereclause is not None or names is not None:
-            raise ValueError("select_rows takes a view without parameters, WHERE or names")
+            raise ValueError("rows_query takes a view without parameters, WHERE or names")
         head = str(compiled)
         keys = tuple(str(column.key) for column in source.selected_columns)
         types = [column.type for column in source.selected_columns]
@@ -389,24 +389,6 @@ def _read_plan(
     return head, keys, result_processors(dialect, types)
 
 
-def select_rows(
-    conn: Connection,
-    source: Table | Select[Any],
-    condition: str,
-    params: Sequence[Any],
-    *,
-    names: tuple[str, ...] | None = None,
-    tail: str = "",
-) -> list[dict[str, Any]]:
-    """Rows of ``source`` (a table, its ``names`` columns or all; or a fixed Core select of columns
-    and joins) where ``condition`` holds, as dicts keyed as Core would key them. ``condition`` and
-    ``tail`` (``FOR UPDATE``, say) are our own fixed SQL, run through the driver; values come back
-    converted by the columns' own result processors, as from a Core ``select``. For the hot paths,
-    where building, compiling and reading a Core statement costs more than the query (``one_of``
-    gives a condition on a list of values whose text does not change with it)."""
-    return rows_query(conn, source, condition, params, names=names, tail=tail).run(conn)
-
-
 def rows_query(
     conn: Connection,
     source: Table | Select[Any],
@@ -416,7 +398,13 @@ def rows_query(
     names: tuple[str, ...] | None = None,
     tail: str = "",
 ) -> Query[list[dict[str, Any]]]:
-    """``select_rows`` as a ``Query``, to ``fetch`` with others."""
+    """Rows of ``source`` (a table, its ``names`` columns or all; or a fixed Core select of columns
+    and joins) where ``condition`` holds, as dicts keyed as Core would key them: a ``Query``, to
+    ``run`` alone or ``fetch`` with others. ``condition`` and ``tail`` (``FOR UPDATE``, say) are our
+    own fixed SQL, run through the driver; values come back converted by the columns' own result
+    processors, as from a Core ``select``. For the hot paths, where building, compiling and reading
+    a Core statement costs more than the query (``one_of`` gives a condition on a list of values
+    whose text does not change with it)."""
     head, keys, processors = _read_plan(source, conn.dialect, names)
     return Query(
         f"{head} WHERE {condition} {tail}", tuple(params), lambda rows: rows_as_dicts(rows, keys, processors)

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
-from qasid.db.bulk import bulk_insert, bulk_update, one_of, select_rows
+from qasid.db.bulk import bulk_insert, bulk_update, one_of, rows_query
 from qasid.domain.states import MessageStatus, advance
 from qasid.models import batches, idempotency_keys, message_events, messages, verifications
 
@@ -158,14 +158,14 @@ class MessageRepository:
         if not message_ids:
             return []
         condition, params = one_of(self.conn, messages.c.id, message_ids)
-        return select_rows(self.conn, _DISPATCH_VIEW, condition, params)
+        return rows_query(self.conn, _DISPATCH_VIEW, condition, params).run(self.conn)
 
     def settlement_rows(self, message_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Who paid what for these messages, and where each stands."""
         if not message_ids:
             return []
         condition, params = one_of(self.conn, messages.c.id, message_ids)
-        return select_rows(self.conn, messages, condition, params, names=_SETTLEMENT)
+        return rows_query(self.conn, messages, condition, params, names=_SETTLEMENT).run(self.conn)
 
     def get(self, account_id: str, message_id: str) -> RowMapping | None:
         """The message with its batch's fields, if it is the account's."""

@@ -107,33 +107,13 @@ class VerificationRepository:
         now: datetime,
         numbers_since: datetime,
         prefixes_since: datetime,
-    ) -> History:
+    ) -> Query[History]:
         """What the limits of new verifications are decided from, by one statement: per account,
         how many verifications are pending and when the first of them ends; the verifications of
         these accounts to these numbers since ``numbers_since``, and to these blocks since
-        ``prefixes_since``, oldest first. (One statement, not three: in a busy process each
-        statement of the writer's transaction waits to get the interpreter back.)"""
-        query = self.history_query(
-            account_ids,
-            recipients,
-            prefixes,
-            now=now,
-            numbers_since=numbers_since,
-            prefixes_since=prefixes_since,
-        )
-        return query.run(self.conn)
-
-    def history_query(
-        self,
-        account_ids: Sequence[str],
-        recipients: Sequence[str],
-        prefixes: Sequence[str],
-        *,
-        now: datetime,
-        numbers_since: datetime,
-        prefixes_since: datetime,
-    ) -> Query[History]:
-        """``admission_history`` as a query, to send with other reads (``qasid.db.bulk.fetch``)."""
+        ``prefixes_since``, oldest first. A ``Query``, sent with the create's other reads
+        (``CreateVerification.plan``): in a busy process each round trip of the writer's
+        transaction waits to get the interpreter back."""
         dialect = self.conn.dialect
         at = bind_time(dialect)
         sets: tuple[Any, ...] = tuple(sorted(set(values)) for values in (account_ids, recipients, prefixes))

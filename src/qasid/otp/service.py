@@ -103,7 +103,7 @@ class Admissions:
     @staticmethod
     def query(conn: Connection, rows: Sequence[dict[str, Any]], prefix_window: timedelta) -> Query[History]:
         now = max(row["created_at"] for row in rows)
-        return VerificationRepository(conn).history_query(
+        return VerificationRepository(conn).admission_history(
             [row["account_id"] for row in rows],
             [row["recipient"] for row in rows],
             [row["prefix"] for row in rows if row["prefix"]],
