@@ -31,13 +31,16 @@ their SMS were delivered.
 Bounded: a step waits at most --drain seconds for its last pairs, every request times out after
 --request-timeout seconds, no step starts after --budget seconds of a database's run, and the
 server is always stopped. To profile the server while a step runs, --server-pid-file writes its
-pid (`py-spy record -p PID --gil -f raw -o out.txt -d 10`); --server-env adds settings.
+pid (`py-spy record -p PID --gil -f raw -o out.txt -d 10`); --server-env adds settings. --timeline
+appends every answered pair (start, create and check latency) to a CSV file and prints each step's
+slowest quarter-seconds: a p99 made by a few stalls looks different from one made by a whole step.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import math
 import multiprocessing
 import os
@@ -113,6 +116,8 @@ class LoadResult:
     opened: int  # connections opened
     requests: int = 0  # healthz mode
     examples: dict[str, str] = field(default_factory=dict)  # the first answer of each kind of failure
+    # per pair whose check answered: (scheduled start, s from the first; create ms; check ms)
+    timeline: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 class Created(msgspec.Struct):
@@ -285,6 +290,7 @@ async def drive_pairs(load: Load) -> LoadResult:
     check_ms: list[float] = []
     pair_ms: list[float] = []
     lag_ms: list[float] = []
+    timeline: list[tuple[float, float, float]] = []
     failures: Counter[str] = Counter()
     examples: dict[str, str] = {}  # the first answer of each kind of failure
     approved = 0
@@ -323,6 +329,7 @@ async def drive_pairs(load: Load) -> LoadResult:
                 return
             check_ms.append(1000 * (done - created))
             pair_ms.append(1000 * (done - scheduled))
+            timeline.append((scheduled - t0, create_ms[-1], check_ms[-1]))
             last_done = max(last_done, done)
             result = decode_checked(answer).status
             if result == "approved":
@@ -364,7 +371,7 @@ async def drive_pairs(load: Load) -> LoadResult:
     pool.close()
     window = max(load.seconds, last_done - t0)
     return LoadResult(total, approved, window, create_ms, check_ms, pair_ms, lag_ms, dict(failures), cpu,
-                      pool.opened, examples=examples)  # fmt: skip
+                      pool.opened, examples=examples, timeline=timeline)  # fmt: skip
 
 
 async def drive_healthz(load: Load) -> LoadResult:
@@ -735,6 +742,8 @@ def one_step(
         before["postgres"] = backends.cpu() if backends else {}
 
     found = run_generator(load, on_go)
+    if args.timeline:
+        write_timeline(args.timeline, database, load.rate, found.timeline)
     for kind, answer in found.examples.items():
         print(f"# {database} at {load.rate:g} pairs/s, the first {kind}: {answer}", flush=True)
     wait_idle(pid, args.idle_timeout)  # the dispatcher may still be sending codes: their CPU counts
@@ -756,6 +765,23 @@ def one_step(
         None if postgres_cpu is None else 1000 * postgres_cpu / pairs, peak_rss_mib(pid),
         found.cpu_s / found.window_s, found.opened, held,
     )  # fmt: skip
+
+
+def write_timeline(path: str, database: str, rate: float, timeline: list[tuple[float, float, float]]) -> None:
+    """Append a step's pairs to ``path`` (CSV: database, offered rate, start s, create ms, check ms),
+    to see whether a p99 comes from a few stalls or from the whole step; and print the worst
+    quarter-second slices."""
+    with open(path, "a", newline="") as out:
+        rows = csv.writer(out)
+        for start, create, check in sorted(timeline):
+            rows.writerow((database, f"{rate:g}", f"{start:.4f}", f"{create:.1f}", f"{check:.1f}"))
+    slices: dict[int, float] = {}
+    for start, create, check in timeline:
+        slices[int(start * 4)] = max(slices.get(int(start * 4), 0.0), create, check)
+    worst = sorted(slices.items(), key=lambda item: -item[1])[:3]
+    print(f"# {database} at {rate:g} pairs/s: the slowest quarter-seconds (start s, slowest pair ms): "
+          + ", ".join(f"{index / 4:.2f} s {ms:.0f}" for index, ms in sorted(worst))
+          + f"; median slice {percentile(sorted(slices.values()), 0.5):.0f} ms", flush=True)  # fmt: skip
 
 
 def give_up(step: Step, args: argparse.Namespace) -> str:
@@ -849,6 +875,7 @@ def main() -> None:
     parser.add_argument("--server-env", action="append", default=[], metavar="QASID_X=VALUE",
                         help="more settings for the server (repeatable)")  # fmt: skip
     parser.add_argument("--server-pid-file", help="write the server's pid here (for py-spy)")
+    parser.add_argument("--timeline", metavar="CSV", help="append every answered pair of every step here")
     parser.add_argument("--generator-check-seconds", type=float, default=5,
                         help="first the generator alone, on a stub, at the top rate; 0: skip")  # fmt: skip
     add_database_arguments(parser)
