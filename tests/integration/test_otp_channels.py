@@ -299,6 +299,21 @@ class TestWorkflow:
         assert len(codes) == 1
         assert stack.operator.account(customer.account.id).balance == 10_000 - 30 - 10 - 20
 
+    async def test_verifications_created_together_each_fall_back(self, stack: Stack):
+        customer = stack.customer()
+        numbers = [f"+96477012350{i}9" for i in range(4)]  # silent on WhatsApp: each waits its timeout
+        created = await asyncio.gather(  # at once: they share the writer's batches, and their fallback jobs
+            *(create(stack.http, customer, to=to, channels=["whatsapp", "sms"]) for to in numbers)
+        )
+
+        async def all_on_sms():
+            details = [await stack.status(customer, verification["id"]) for verification in created]
+            return details if all(detail["channel"] == "sms" for detail in details) else None
+
+        details = await wait_for(all_on_sms, within=TIMEOUT * 2 + 5)
+        histories = [[send["channel"] for send in detail["send_history"]] for detail in details]
+        assert histories == [["whatsapp", "sms"]] * 4
+
     async def test_a_channel_the_account_has_no_price_for_is_passed_over(self, stack: Stack):
         customer = stack.operator.customer(balance=10_000, price=20)
         stack.operator.set_price(

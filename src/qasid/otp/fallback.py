@@ -11,6 +11,7 @@ fallback job of its own if yet another channel follows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,20 +46,19 @@ class FallbackPolicy:
         return timedelta(seconds=self.settings.otp_channel_timeout_seconds)
 
 
-def schedule(
-    conn: Connection,
-    message_id: str,
-    channels: list[str],
-    channel: str,
-    now: datetime,
-    *,
-    policy: FallbackPolicy,
-) -> None:
-    """A fallback job for the message that carries ``channel``'s send, if a channel follows it."""
-    if channels.index(channel) + 1 < len(channels):
-        JobRepository(conn).add(
-            [(JobKind.FALLBACK.value, message_id, now + policy.timeout, 0, now, Lane.URGENT)]
-        )
+Sent = tuple[str, list[str], str, datetime]  # (message id, the workflow's channels, its channel, when)
+
+
+def schedule(conn: Connection, sends: Sequence[Sent], *, policy: FallbackPolicy) -> None:
+    """A fallback job for each message that carries a channel's send, when a channel follows it in
+    its workflow; one insert for them all (a batch of creates schedules one a verification)."""
+    JobRepository(conn).add(
+        [
+            (JobKind.FALLBACK.value, message_id, now + policy.timeout, 0, now, Lane.URGENT)
+            for message_id, channels, channel, now in sends
+            if channels.index(channel) + 1 < len(channels)
+        ]
+    )
 
 
 def fall_back(conn: Connection, message_id: str, now: datetime, policy: FallbackPolicy) -> str | None:
@@ -94,7 +94,7 @@ def fall_back(conn: Connection, message_id: str, now: datetime, policy: Fallback
         new_id = prepared.messages[0].id
         repo.set(verification_id, now, channel=channel, sends=row["sends"] + 1)
         repo.add_sends([(verification_id, channel, new_id, now)])
-        schedule(conn, new_id, channels, channel, now, policy=policy)
+        schedule(conn, [(new_id, channels, channel, now)], policy=policy)
         log.info("verification fell back", verification=verification_id, channel=channel, message=new_id)
         return new_id
     return None

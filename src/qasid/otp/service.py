@@ -55,7 +55,7 @@ from qasid.optout.service import refusals_query
 from qasid.otp import policy as policies
 from qasid.otp import texts
 from qasid.otp.codes import PLACEHOLDER, CodeBook
-from qasid.otp.fallback import FallbackPolicy, schedule
+from qasid.otp.fallback import FallbackPolicy, Sent, schedule
 from qasid.otp.policy import Limits, Policy
 from qasid.otp.repository import (
     PENDING,
@@ -245,17 +245,14 @@ def _create_many(
                 for op, _ in accepted
             ]
         )
-        for op, _ in accepted:
-            row = op.row
-            schedule(
-                conn,
-                op.prepared.messages[0].id,
-                row["channels"].split(","),
-                row["channel"],
-                row["created_at"],
-                policy=op.policy,
-            )
+        # One service's policy, every op's: the fallback jobs of the batch in one insert.
+        schedule(conn, [_sent(op) for op, _ in accepted], policy=accepted[0][0].policy)
     return [results[index] for index in range(len(ops))]
+
+
+def _sent(op: CreateVerification) -> Sent:
+    row = op.row
+    return (op.prepared.messages[0].id, row["channels"].split(","), row["channel"], row["created_at"])
 
 
 @dataclass(slots=True)
@@ -417,7 +414,7 @@ def _resend(conn: Connection, op: ResendVerification) -> QasidError | None:
     repo.set(row["id"], op.now, sends=row["sends"] + 1)
     message_id = op.prepared.messages[0].id
     repo.add_sends([(row["id"], row["channel"], message_id, op.now)])
-    schedule(conn, message_id, row["channels"].split(","), row["channel"], op.now, policy=op.policy)
+    schedule(conn, [(message_id, row["channels"].split(","), row["channel"], op.now)], policy=op.policy)
     return None
 
 
