@@ -183,6 +183,33 @@ class TestSqliteLock:
         assert await asyncio.wait_for(holder.wait(), 5) == 0
         await writer.stop()
 
+    async def test_what_queues_while_the_writer_waits_for_the_lock_joins_its_transaction(self, db):
+        """Under contention the batch grows: ops that arrive while the writer waits for another
+        writer's lock go in with the op it was waiting to write, not in a turn of their own."""
+        if not db.is_sqlite:
+            pytest.skip("the file lock is SQLite's; PostgreSQL locks rows")
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HOLD_THE_LOCK, db.url, stdin=PIPE, stdout=PIPE
+        )
+        assert holder.stdin is not None
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"held\n"
+        writer = GroupCommitWriter(db)
+        writer.start()
+        first = asyncio.ensure_future(writer.submit(NewAccount("acc_first")))
+        await asyncio.sleep(0.3)  # the writer has taken it and waits for the lock
+        assert writer._queue.empty()
+        later = [asyncio.ensure_future(writer.submit(NewAccount(f"acc_later_{n}"))) for n in range(3)]
+        await asyncio.sleep(0.1)
+        holder.stdin.close()
+        assert await asyncio.wait_for(asyncio.gather(first, *later), 5) == [
+            "acc_first",
+            *(f"acc_later_{n}" for n in range(3)),
+        ]
+        assert (writer.batches, writer.ops) == (1, 4)
+        assert await asyncio.wait_for(holder.wait(), 5) == 0
+        await writer.stop()
+
 
 HOLD_THE_LOCK = """
 import sys

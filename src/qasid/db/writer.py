@@ -37,6 +37,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -165,7 +166,8 @@ class GroupCommitWriter:
             if first is _STOP:
                 break
             batch, stopping = self._gather(first)
-            self._deliver(batch, self._apply(batch))
+            results, stopping = self._write(batch, stopping)
+            self._deliver(batch, results)
         log.info("writer stopped", batches=self.batches, ops=self.ops)
         self._disconnect()
         leftovers = [item for item in iter(self._next, None) if item is not _STOP]
@@ -180,24 +182,42 @@ class GroupCommitWriter:
     def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
         """What to write next: every op waiting, up to the limits. Under load, when the queue runs
         dry before the batch is full, wait ``linger`` once for more (see the module doc)."""
-        batch, rows = [first], first.op.rows
-        may_linger = bool(self.linger) and self._busy
-        stopping = False
+        batch = [first]
+        return batch, self._fill(batch, linger=bool(self.linger) and self._busy)
+
+    def _fill(self, batch: list[_Item], *, linger: bool) -> bool:
+        """Add waiting ops to ``batch`` up to the limits; True when the writer is told to stop."""
+        rows = sum(item.op.rows for item in batch)
         while len(batch) < self.max_batch and rows < self.max_rows:
             item = self._next()
             if item is None:
-                if not may_linger:
-                    break
-                may_linger = False
+                if not linger:
+                    return False
+                linger = False
                 time.sleep(self.linger)
                 continue
             if item is _STOP:
-                stopping = True
-                break
+                return True
             batch.append(item)
             rows += item.op.rows
-        self._busy = len(batch) > 1
-        return batch, stopping
+        return False
+
+    def _write(self, batch: list[_Item], stopping: bool) -> tuple[list[Any], bool]:
+        """Apply ``batch`` under the database's write lock (SQLite's, shared with the other writers:
+        the worker's, another process's). What queued while this writer waited for the lock joins
+        the batch, so that under contention the transactions grow instead of each op waiting a turn
+        of its own."""
+        with ExitStack() as held:
+            try:
+                held.enter_context(self.db.write_lock())
+            except OSError as exc:
+                log.error("the write lock could not be taken", ops=len(batch), error=repr(exc))
+                refused = Unavailable("the database is unavailable; nothing was accepted")
+                return [refused] * len(batch), stopping
+            if not stopping:
+                stopping = self._fill(batch, linger=False)
+            self._busy = len(batch) > 1
+            return self._apply(batch), stopping
 
     def _deliver(self, batch: list[_Item], results: list[Any]) -> None:
         """One wake-up of the event loop per batch."""
@@ -232,7 +252,8 @@ class GroupCommitWriter:
             try:
                 # On PostgreSQL the writes that return nothing go in one round trip, before the next
                 # read and before the commit (qasid.db.bulk).
-                with self.db.write_lock(), conn.begin(), deferring(conn):
+                # (SQLite's write lock is held around this: ``_write``.)
+                with conn.begin(), deferring(conn):
                     results = _apply_grouped(conn, ops)
             finally:
                 # What the ops left for after the commit, taken whatever happened and before the
