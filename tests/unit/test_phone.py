@@ -443,3 +443,27 @@ class TestMask:
 
     def test_short_input_is_hidden_whole(self):
         assert phone.mask("12345") == "*****"
+
+
+class TestKeptAnswers:
+    def test_a_number_parsed_again_is_answered_from_memory(self, monkeypatch):
+        first = parse_recipient("07502171212", "IQ")
+
+        def not_again(*_):
+            raise AssertionError("parsed again")
+
+        monkeypatch.setattr(phone, "_find", not_again)
+        assert parse_recipient("07502171212", "IQ") == first == Recipient(KOREK_E164, "IQ", "korek", "Korek")
+
+    def test_the_default_region_is_part_of_what_is_remembered(self):
+        assert isinstance(parse_recipient("07502171212", "IQ"), Recipient)
+        refused = parse_recipient("07502171212", None)
+        assert isinstance(refused, Refusal)
+        assert refused.reason == "missing_country_code"
+
+    def test_input_too_long_for_a_number_is_not_kept(self):
+        before = phone._parse_kept.cache_info().currsize
+        refused = parse_recipient("1" * (MAX_INPUT_LENGTH + 1), "IQ")
+        assert isinstance(refused, Refusal)
+        assert refused.reason == "unparsable"
+        assert phone._parse_kept.cache_info().currsize == before

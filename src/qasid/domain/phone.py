@@ -69,6 +69,7 @@ was 5.4x to 7.3x. The slow path costs what the plain recipe costs (about 57 us f
 Arabic-Indic digits).
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -129,7 +130,17 @@ class Refusal:
 
 
 def parse_recipient(raw: str, default_region: str | None) -> Recipient | Refusal:
-    """Return the recipient `raw` designates if it can receive SMS, else why not."""
+    """Return the recipient `raw` designates if it can receive SMS, else why not.
+
+    Answers are remembered (the last `PARSED_KEPT` inputs short enough to be a number): a number is
+    often parsed twice in one request (a verification's own check, then its SMS's) and many times
+    across requests, and a parse costs ~17 us."""
+    if len(raw) > MAX_INPUT_LENGTH:
+        return _parse(raw, default_region)
+    return _parse_kept(raw, default_region)
+
+
+def _parse(raw: str, default_region: str | None) -> Recipient | Refusal:
     found = _find(raw, _checked_region(default_region))
     if isinstance(found, Refusal):
         return found
@@ -140,6 +151,10 @@ def parse_recipient(raw: str, default_region: str | None) -> Recipient | Refusal
     name = _carrier_name(e164)
     slug = operator_slug(name) if name else ""
     return Recipient(e164, found.region, slug or None, name or None)
+
+
+PARSED_KEPT: Final = 8192
+_parse_kept = functools.lru_cache(maxsize=PARSED_KEPT)(_parse)
 
 
 def normalize_e164(raw: str, default_region: str | None = None) -> str | None:
