@@ -78,6 +78,34 @@ class TestRefresh:
             assert statistics.refresh(conn, ["workers"], floor=10, fraction=0.2) == []
             assert statistics.refresh(conn, ["workers"], floor=10, fraction=0.1) == ["workers"]
 
+    def test_rows_changed_or_come_and_gone_leave_a_table_of_the_same_size_alone(self, postgres):
+        """What counts is how many rows a table holds: updates, and a queue's rows added and taken
+        away again, do not make a new plan worth an ``ANALYZE``."""
+        db = postgres
+        workers_added(db, 100)
+        with db.write() as conn:
+            assert statistics.refresh(conn, ["workers"], floor=10) == ["workers"]
+        with db.write() as conn:
+            for _ in range(3):
+                conn.execute(text("UPDATE workers SET heartbeat_at = now()"))
+        changes_seen(db, "workers", 300)
+        workers_added(db, 50, first=101)
+        with db.write() as conn:
+            conn.execute(text("DELETE FROM workers WHERE pid > 100"))
+        changes_seen(db, "workers", 400)
+        with db.write() as conn:
+            assert statistics.refresh(conn, ["workers"], floor=10) == []
+
+    def test_a_table_that_shrank_is_analyzed_too(self, postgres):
+        db = postgres
+        workers_added(db, 100)
+        with db.write() as conn:
+            assert statistics.refresh(conn, ["workers"], floor=10) == ["workers"]
+            conn.execute(text("DELETE FROM workers WHERE pid > 30"))
+        changes_seen(db, "workers", 70)
+        with db.write() as conn:
+            assert statistics.refresh(conn, ["workers"], floor=10) == ["workers"]
+
     def test_only_one_process_refreshes_at_a_time(self, postgres):
         db = postgres
         workers_added(db, 30)

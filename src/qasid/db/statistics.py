@@ -9,10 +9,16 @@ dispatch's lookups by id (90 ids joined from one JSON parameter) become scans of
 With 20,000 messages sent into a new database, PostgreSQL spent ~1 ms of CPU per message, most of it
 in such scans (docs/performance.md).
 
-So each worker's upkeep asks, every few seconds, which of these tables changed by more than
-``max(floor, fraction x rows)`` since they were last analyzed, and analyzes those: a table grows by
-at most that fraction between two refreshes, whatever autovacuum is doing. One process at a time
-(an advisory lock); nothing on SQLite, which plans without row counts of this kind.
+So each worker's upkeep asks, every few seconds, which of these tables now hold a number of rows
+that differs from what the planner last learnt by more than ``max(floor, fraction x the smaller of
+the two)``, and analyzes those: with the fraction at 1, a plan is made from at worst half or twice
+the rows a table holds, whatever autovacuum is doing. What counts is the rows a table holds
+(PostgreSQL's live-row count), not how many changed: ``jobs`` is a queue whose rows come and go,
+and a message's row is updated two or three times, so counting changes analyzed them every few
+seconds under load. Each ``ANALYZE`` of these tables took 100-220 ms of a core at 1,000
+verifications a second, and nearly every slow moment of that bench was one (docs/performance.md).
+One process at a time (an advisory lock); nothing on SQLite, which plans without row counts of
+this kind.
 """
 
 from __future__ import annotations
@@ -33,14 +39,15 @@ HOT_TABLES = (
     "verifications",
     "webhook_deliveries",
 )
-FLOOR = 1_000  # rows changed before a table is worth analyzing again
-FRACTION = 0.2  # ... or this share of its rows, when that is more
+FLOOR = 1_000  # rows more or fewer before a table is worth analyzing again
+FRACTION = 1.0  # ... or this share of its rows, when that is more
 LOCK_KEY = 0x5141_5349_4453_5441  # pg_try_advisory_xact_lock key: "QASIDSTA"
 
 _STALE = text(
     "SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid "
     "WHERE s.schemaname = current_schema() AND s.relname IN :tables "
-    "AND s.n_mod_since_analyze > greatest(:floor, :fraction * greatest(c.reltuples, 0)) "
+    "AND abs(s.n_live_tup - greatest(c.reltuples, 0)) "
+    "> greatest(:floor, :fraction * least(s.n_live_tup, greatest(c.reltuples, 0))) "
     "ORDER BY s.relname"
 ).bindparams(bindparam("tables", expanding=True))
 
