@@ -8,13 +8,18 @@ drives create-then-check pairs at fixed rates, stepped up (--rates, each for --s
 `POST /v1/verifications` with a fresh Zain number (+96478 and eight digits, a permutation of a
 counter, so consecutive pairs fall in different blocks of a thousand numbers; clear of the
 simulator's fixed test numbers) and a 6-digit code the bench supplies, then
-`POST /v1/verifications/{id}/check` with that code on the same connection, which must answer
-`approved`. Every 429, other non-2xx answer, transport error and check that does not approve is a
-failure of the run; the first answer of each kind is printed.
+`POST /v1/verifications/{id}/check` with that code, which must answer `approved`: at once on the
+same connection, or, with --check-delay S, S seconds after the create answered (on whichever
+connection is free), as a person who reads the SMS first would. At once, most codes are checked
+before their SMS has left, and the gateway drops and refunds those SMS instead of sending them
+("their SMS delivered" in the summary); with a delay of a second or more every code's SMS is sent
+and its receipt taken, as in real traffic. Every 429, other non-2xx answer, transport error and
+check that does not approve is a failure of the run; the first answer of each kind is printed.
 
 The load is open loop: pair i starts at t0 + i/rate whether or not earlier pairs have finished,
 and a create's latency counts from that scheduled start (so time spent queueing for a connection
-or behind a late event loop is not hidden); a check's counts from the moment its create answered.
+or behind a late event loop is not hidden); a check's counts from the moment it was due (its
+create's answer, plus --check-delay).
 The generator runs in its own process (uvloop, a hand-rolled HTTP/1.1 keep-alive client, up to
 --connections connections opened as needed). That it is not the limit is shown three ways: first,
 alone against a stub server (its own process, answering at once) at the top rate; then, per
@@ -100,16 +105,18 @@ class Load:
     connections: int
     request_timeout: float
     drain: float
+    check_delay: float = 0.0  # s from a create's answer to its check
 
 
 @dataclass
 class LoadResult:
     pairs: int  # scheduled
     approved: int  # pairs whose check answered approved
-    window_s: float  # first scheduled start to the last pair finished (at least the schedule's length)
+    window_s: float  # first scheduled start to the last pair finished, less the check delay (at least
+    # the schedule's length)
     create_ms: list[float]  # per pair that got a create answer: from its scheduled start
-    check_ms: list[float]  # from the create's answer to the check's
-    pair_ms: list[float]  # scheduled start to check answered
+    check_ms: list[float]  # from the check's due time (the create's answer + check_delay) to its answer
+    pair_ms: list[float]  # create's and check's latency together (the delay between them left out)
     lag_ms: list[float]  # how late each pair's task began, after its scheduled start
     failures: dict[str, int]
     cpu_s: float  # the generator's own CPU in the window
@@ -322,13 +329,18 @@ async def drive_pairs(load: Load) -> LoadResult:
             step = "check"
             found = decode_created(answer).id
             check = post(f"/v1/verifications/{found}/check", load.key, b'{"code":"%s"}' % code.encode())
+            if load.check_delay:
+                pool.release(conn)
+                conn = None
+                await asyncio.sleep(max(0.0, created + load.check_delay - clock()))
+                conn = await pool.acquire()
             status, answer = await conn.request(check, load.request_timeout)
             done = clock()
             if status != 200:
                 fail(f"check {status}", answer)
                 return
-            check_ms.append(1000 * (done - created))
-            pair_ms.append(1000 * (done - scheduled))
+            check_ms.append(1000 * (done - created - load.check_delay))
+            pair_ms.append(create_ms[-1] + check_ms[-1])
             timeline.append((scheduled - t0, create_ms[-1], check_ms[-1]))
             last_done = max(last_done, done)
             result = decode_checked(answer).status
@@ -362,14 +374,14 @@ async def drive_pairs(load: Load) -> LoadResult:
             started += 1
         await asyncio.sleep(max(0.0, t0 + started / load.rate - clock()))
     if tasks:
-        _, late = await asyncio.wait(set(tasks), timeout=load.drain)
+        _, late = await asyncio.wait(set(tasks), timeout=load.drain + load.check_delay)
         for task in late:
             task.cancel()
         if late:
             await asyncio.wait(late, timeout=5)
     cpu = time.process_time() - cpu_before
     pool.close()
-    window = max(load.seconds, last_done - t0)
+    window = max(load.seconds, last_done - t0 - load.check_delay)
     return LoadResult(total, approved, window, create_ms, check_ms, pair_ms, lag_ms, dict(failures), cpu,
                       pool.opened, examples=examples, timeline=timeline)  # fmt: skip
 
@@ -673,7 +685,7 @@ def run(database: str, url: str, args: argparse.Namespace) -> Outcome:
 
     def load(mode: str, rate: float, seconds: float, offset: int, connections: int) -> Load:
         return Load(host, int(port), key, mode, rate, seconds, offset, connections, args.request_timeout,
-                    args.drain)  # fmt: skip
+                    args.drain, args.check_delay if mode == "pairs" else 0.0)  # fmt: skip
 
     try:
         if database == "postgresql":
@@ -821,7 +833,9 @@ def report(outcomes: list[Outcome], check: LoadResult | None, args: argparse.Nam
     when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     print(f"\n# OTP: create-then-check pairs, open loop, {args.seconds:g} s a step, one `qasid serve` "
           f"(simulator, no latency), up to {args.connections} connections, the bench supplies each "
-          f"6-digit code, a fresh +96478 number per pair; {os.cpu_count()} CPUs, {when}")  # fmt: skip
+          f"6-digit code, a fresh +96478 number per pair, "
+          f"{f'checked {args.check_delay:g} s after the create' if args.check_delay else 'checked at once'}; "
+          f"{os.cpu_count()} CPUs, {when}")  # fmt: skip
     if check is not None:
         top = max(float(r) for r in args.rates.split(","))
         print(f"# The generator alone, against a stub answering at once: {describe(check, top)}")
@@ -867,6 +881,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=256, help="most connections the generator opens")
     parser.add_argument("--request-timeout", type=float, default=10)
     parser.add_argument("--drain", type=float, default=10, help="s a step waits for its last pairs")
+    parser.add_argument("--check-delay", type=float, default=0.0,
+                        help="s from a create's answer to its check (0: at once)")  # fmt: skip
     parser.add_argument("--warmup", type=float, default=2, help="s at the first rate, not reported")
     parser.add_argument("--ceiling-seconds", type=float, default=3)
     parser.add_argument("--ceiling-connections", type=int, default=16)
