@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from asyncio.subprocess import PIPE
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Self
@@ -167,20 +167,14 @@ class TestSqliteLock:
         writer back: the processes queue in the kernel, not in SQLite's sleeping busy handler."""
         if not db.is_sqlite:
             pytest.skip("the file lock is SQLite's; PostgreSQL locks rows")
-        holder = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", HOLD_THE_LOCK, db.url, stdin=PIPE, stdout=PIPE
-        )
-        assert holder.stdin is not None
-        assert holder.stdout is not None
-        assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"held\n"
+        let_go = await lock_held_elsewhere(db)
         writer = GroupCommitWriter(db)
         writer.start()
         pending = asyncio.ensure_future(writer.submit(NewAccount("acc_queued")))
         await asyncio.sleep(0.3)
         assert not pending.done()
-        holder.stdin.close()  # the other process lets go
+        await let_go()
         assert await asyncio.wait_for(pending, 5) == "acc_queued"
-        assert await asyncio.wait_for(holder.wait(), 5) == 0
         await writer.stop()
 
     async def test_what_queues_while_the_writer_waits_for_the_lock_joins_its_transaction(self, db):
@@ -188,12 +182,7 @@ class TestSqliteLock:
         writer's lock go in with the op it was waiting to write, not in a turn of their own."""
         if not db.is_sqlite:
             pytest.skip("the file lock is SQLite's; PostgreSQL locks rows")
-        holder = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", HOLD_THE_LOCK, db.url, stdin=PIPE, stdout=PIPE
-        )
-        assert holder.stdin is not None
-        assert holder.stdout is not None
-        assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"held\n"
+        let_go = await lock_held_elsewhere(db)
         writer = GroupCommitWriter(db)
         writer.start()
         first = asyncio.ensure_future(writer.submit(NewAccount("acc_first")))
@@ -201,14 +190,30 @@ class TestSqliteLock:
         assert writer._queue.empty()
         later = [asyncio.ensure_future(writer.submit(NewAccount(f"acc_later_{n}"))) for n in range(3)]
         await asyncio.sleep(0.1)
-        holder.stdin.close()
+        await let_go()
         assert await asyncio.wait_for(asyncio.gather(first, *later), 5) == [
             "acc_first",
             *(f"acc_later_{n}" for n in range(3)),
         ]
         assert (writer.batches, writer.ops) == (1, 4)
-        assert await asyncio.wait_for(holder.wait(), 5) == 0
         await writer.stop()
+
+
+async def lock_held_elsewhere(db: Database) -> Callable[[], Awaitable[None]]:
+    """Another Qasid process takes ``db``'s file lock; returns what makes it let go (and end)."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLD_THE_LOCK, db.url, stdin=PIPE, stdout=PIPE
+    )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"held\n"
+
+    async def let_go() -> None:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        assert await asyncio.wait_for(holder.wait(), 5) == 0
+
+    return let_go
 
 
 HOLD_THE_LOCK = """
