@@ -96,6 +96,19 @@ class TestGroupCommit:
         assert count(db) == 200
         assert writer.batches < 200  # they were grouped
 
+    async def test_a_write_lock_that_cannot_be_taken_answers_unavailable_and_the_writer_goes_on(
+        self, writer, db, monkeypatch
+    ):
+        def unwritable() -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(db, "write_lock", unwritable)
+        with pytest.raises(Unavailable, match="nothing was accepted"):
+            await writer.submit(NewAccount("acc_refused"))
+        monkeypatch.undo()
+        assert await writer.submit(NewAccount("acc_later")) == "acc_later"
+        assert count(db) == 1
+
     async def test_a_refusal_is_that_ops_answer_only(self, writer, db):
         results = await asyncio.gather(
             writer.submit(NewAccount("acc_a")),

@@ -133,7 +133,7 @@ def parse_recipient(raw: str, default_region: str | None) -> Recipient | Refusal
     """Return the recipient `raw` designates if it can receive SMS, else why not.
 
     Answers are remembered (the last `PARSED_KEPT` inputs short enough to be a number): a number is
-    often parsed twice in one request (a verification's own check, then its SMS's) and many times
+    often parsed twice in one request (a verification's country check, then its SMS's) and many times
     across requests, and a parse costs ~17 us."""
     if len(raw) > MAX_INPUT_LENGTH:
         return _parse(raw, default_region)
