@@ -21,7 +21,9 @@ first answer of each kind is printed.
 The load is open loop: pair i starts at t0 + i/rate whether or not earlier pairs have finished,
 and a create's latency counts from that scheduled start (so time spent queueing for a connection
 or behind a late event loop is not hidden); a check's counts from the moment it was due (its
-create's answer, plus --check-delay).
+create's answer, plus --check-delay). With a delay, a step's first second carries creates only and
+the second after its last create checks only: at 6 s a step and 1 s of delay, five sixths of it
+run at the full rate of both.
 The generator runs in its own process (uvloop, a hand-rolled HTTP/1.1 keep-alive client, up to
 --connections connections opened as needed). That it is not the limit is shown three ways: first,
 alone against a stub server (its own process, answering at once) at the top rate; then, per
