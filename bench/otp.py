@@ -89,6 +89,7 @@ RAISED_LIMITS = {  # the bench measures throughput, not refusals: every pair has
     "QASID_OTP_NUMBER_WINDOW_LIMIT": str(10**6),
     "QASID_OTP_PREFIX_LIMIT": str(10**6),  # the per-block (pumping) limit: 30 an hour by default
 }
+PENDING_RATE = 500.0  # creates a second while --pending verifications are made
 clock = time.perf_counter  # uvloop's loop.time() moves in whole milliseconds
 KEEP_ALIVE = 4.0  # s a connection may sit idle and still be used: uvicorn closes them after 5 s
 SPREAD = 48_271_063  # odd and not a multiple of 5: n -> n * SPREAD mod 10**8 permutes the 8 digits
@@ -102,7 +103,8 @@ class Load:
     host: str
     port: int
     key: str
-    mode: str  # "pairs" (open loop at ``rate``) or "healthz" (closed loop, ``connections`` at once)
+    mode: str  # "pairs" (open loop at ``rate``), "creates" (the same, never checked) or "healthz"
+    # (closed loop, ``connections`` at once)
     rate: float
     seconds: float
     offset: int  # the first pair's number in the counter
@@ -330,6 +332,10 @@ async def drive_pairs(load: Load) -> LoadResult:
                 fail(f"create {status}", answer)
                 return
             create_ms.append(1000 * (created - scheduled))
+            if load.mode == "creates":
+                approved += 1  # here: created, left pending
+                last_done = max(last_done, created)
+                return
             step = "check"
             found = decode_created(answer).id
             check = post(f"/v1/verifications/{found}/check", load.key, b'{"code":"%s"}' % code.encode())
@@ -436,7 +442,7 @@ def generator(pipe: Pipe, load: Load) -> None:
         if not await loop.run_in_executor(None, pipe.poll, 60):
             raise SystemExit("no go from the bench")
         pipe.recv()
-        return await (drive_pairs(load) if load.mode == "pairs" else drive_healthz(load))
+        return await (drive_healthz(load) if load.mode == "healthz" else drive_pairs(load))
 
     pipe.send(asdict(uvloop.run(main())))
     pipe.close()
@@ -704,6 +710,10 @@ def run(database: str, url: str, args: argparse.Namespace) -> Outcome:
               flush=True)  # fmt: skip
         rates = [float(r) for r in args.rates.split(",")]
         offset = 0
+        if args.pending:
+            offset += leave_pending(database, load("creates", PENDING_RATE, args.pending / PENDING_RATE, 0,
+                                                   args.connections))  # fmt: skip
+            began = time.monotonic()  # the budget is the steps'
         warm = run_generator(load("pairs", rates[0], args.warmup, offset, args.connections))
         offset += warm.pairs
         outcome.answered += warm.approved
@@ -746,6 +756,18 @@ def run(database: str, url: str, args: argparse.Namespace) -> Outcome:
     if outcome.stopped:
         print(f"# {database}: {outcome.stopped}", flush=True)
     return outcome
+
+
+def leave_pending(database: str, load: Load) -> int:
+    """--pending: verifications created and never checked; how many."""
+    made = run_generator(load)
+    for kind, answer in made.examples.items():
+        print(f"# {database}: pending, the first {kind}: {answer}", flush=True)
+    print(f"# {database}: {made.approved} of {made.pairs} verifications created and left pending, failures "
+          f"{made.failures or 'none'}", flush=True)  # fmt: skip
+    if made.failures:
+        raise SystemExit(f"{database}: the pending verifications could not all be created")
+    return made.pairs
 
 
 def one_step(
@@ -887,6 +909,13 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=10, help="s a step waits for its last pairs")
     parser.add_argument("--check-delay", type=float, default=1.0,
                         help="s from a create's answer to its check (0: at once)")  # fmt: skip
+    parser.add_argument(
+        "--pending",
+        type=int,
+        default=0,
+        help="verifications created and never checked before the warm-up (users who never "
+        "type their code): the account carries them as pending through the steps",
+    )
     parser.add_argument("--warmup", type=float, default=2, help="s at the first rate, not reported")
     parser.add_argument("--ceiling-seconds", type=float, default=3)
     parser.add_argument("--ceiling-connections", type=int, default=16)

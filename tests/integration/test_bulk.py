@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +29,11 @@ from qasid.db.bulk import (
     placeholder,
     rows_query,
     statement_sizes,
+    tally,
+    untallied,
     write,
 )
-from qasid.models import accounts, api_keys, batches, ledger_entries, messages
+from qasid.models import accounts, api_keys, batches, ledger_entries, messages, verification_tallies
 from qasid.webhooks.repository import _MESSAGE_SUBJECTS, DeliveryRepository
 from tests.support import Operator
 
@@ -211,6 +215,83 @@ class TestDeferredWrites:
         assert (seen, after_savepoint) == ("later", "later")
         # On PostgreSQL it went last, just before the commit; SQLite defers nothing, so it ran first.
         assert final == ("last" if db.url.startswith("postgresql") else "later")
+
+
+class TestTallies:
+    """Counters that many transactions add to (``tally``): summed over the writer's transaction and
+    written at its end, keys in order."""
+
+    @staticmethod
+    def read(db: Database) -> dict[str, int]:
+        with db.read() as conn:
+            rows = conn.execute(select(verification_tallies.c.account_id, verification_tallies.c.pending))
+            return dict(rows.all())
+
+    def test_they_are_summed_over_the_block_and_written_when_it_ends(self, db: Database, operator: Operator):
+        one, two = (operator.customer(name=name).account.id for name in ("one", "two"))
+        count = verification_tallies.c.pending
+        with db.write() as conn, deferring(conn):
+            tally(conn, count, {one: 2, two: 1})
+            tally(conn, count, {two: -1})  # two's changes come to nothing: no row for it
+            tally(conn, count, {one: 1})
+            waiting = (untallied(conn, count, one), untallied(conn, count, two))
+            inside = execute(conn, "SELECT count(*) FROM verification_tallies")[0][0]
+        assert (waiting, inside) == ((3, 0), 0)
+        assert self.read(db) == {one: 3}
+        with db.write() as conn, deferring(conn):
+            tally(conn, count, {one: -2, two: 4})
+        assert self.read(db) == {one: 1, two: 4}
+
+    def test_outside_a_block_or_in_a_savepoint_at_once_and_a_failed_block_writes_none(
+        self, db: Database, operator: Operator
+    ):
+        one = operator.customer(name="one").account.id
+        count = verification_tallies.c.pending
+        with db.write() as conn:
+            tally(conn, count, {one: 5})
+            assert untallied(conn, count, one) == 0
+        assert self.read(db) == {one: 5}
+        with db.write() as conn, deferring(conn):
+            with contextlib.suppress(RuntimeError), conn.begin_nested():
+                tally(conn, count, {one: 100})  # goes with its savepoint
+                raise RuntimeError
+            tally(conn, count, {one: 1})
+        assert self.read(db) == {one: 6}
+
+        def failed() -> None:
+            with db.write() as conn, deferring(conn):
+                tally(conn, count, {one: 1})
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            failed()
+        assert self.read(db) == {one: 6}
+
+    def test_two_transactions_adding_to_two_counters_in_opposite_orders_both_commit(
+        self, db: Database, operator: Operator
+    ):
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("row locks are PostgreSQL's: a SQLite write transaction excludes every other")
+        one, two = sorted(operator.customer(name=name).account.id for name in ("one", "two"))
+        count = verification_tallies.c.pending
+        with db.write() as conn:
+            tally(conn, count, {one: 1, two: 1})  # the rows exist: each write takes a row lock
+        both = threading.Barrier(2, timeout=10)
+
+        def add(first: str, then: str) -> None:
+            # Had each been written at once, each transaction would hold its first counter's lock
+            # here and wait for the other's: a deadlock, one of them aborted.
+            with db.write() as conn, deferring(conn):
+                tally(conn, count, {first: 10})
+                execute(conn, "SELECT 1")  # the transaction has begun on the server
+                both.wait()
+                tally(conn, count, {then: 100})
+
+        with ThreadPoolExecutor(2) as pool:
+            done = [pool.submit(add, two, one), pool.submit(add, one, two)]
+            for future in done:
+                future.result(timeout=30)
+        assert self.read(db) == {one: 111, two: 111}
 
 
 class TestStatementSizes:

@@ -12,12 +12,12 @@ import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from qasid.api.app import create_app
 from qasid.db.bulk import bulk_insert
-from qasid.models import batches, simulator_inbox, verifications
-from qasid.otp.repository import COLUMNS, VerificationRepository
+from qasid.models import batches, simulator_inbox, verification_tallies, verifications
+from qasid.otp.repository import COLUMNS, VerificationRepository, count_pending
 from tests.integration.test_cli import qasid
 from tests.support import Customer, Operator, running_simulator, wait_for
 
@@ -300,6 +300,74 @@ class TestLimits:
             await create(http, customer, code="2222")
             assert (await check(http, customer, first["id"], "1111"))["status"] == "canceled"
 
+    async def test_the_accounts_pending_tally_follows_every_change_of_status(
+        self, fast_settings, db, operator: Operator
+    ):
+        app, lifespan = gateway_with(fast_settings, otp_active_grace_seconds=0)
+        async with lifespan, AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            await running_simulator(app, db)
+            customer = operator.customer(balance=10_000)
+            numbers = [f"+96477000000{n:02d}" for n in range(10, 16)]
+            made = [(await create(http, customer, to=to, code="1234"))["id"] for to in numbers]
+            assert tallied(db, customer) == 6
+            await create(http, customer, to=numbers[0], code="1234")  # replaces the first
+            assert (await check(http, customer, made[1], "1234"))["status"] == "approved"
+            for _ in range(3):
+                await check(http, customer, made[2], "9999")  # then max_attempts_reached
+            await http.post(f"/v1/verifications/{made[3]}/cancel", headers=customer.headers)
+            run_out(db, made[4:])
+            # The check writes the first down, the worker's sweep the second.
+            assert (await check(http, customer, made[4], "1234"))["status"] == "expired"
+            await wait_for(lambda: status_of(db, made[5]) == "expired")
+            assert tallied(db, customer) == 1  # the replacement alone
+            with db.read() as conn:
+                query = select(func.count()).where(
+                    verifications.c.account_id == customer.account.id, verifications.c.status == "pending"
+                )
+                assert conn.execute(query).scalar_one() == 1
+
+    async def test_at_the_account_limit_codes_whose_time_ran_out_do_not_count(
+        self, fast_settings, db, operator: Operator
+    ):
+        # No sweep after the first: the two stay pending in the table, and in the tally.
+        app, lifespan = gateway_with(fast_settings, otp_account_active_limit=2, heartbeat_seconds=3600)
+        async with lifespan, AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            await running_simulator(app, db)
+            customer = operator.customer(balance=10_000)
+            made = [(await create(http, customer, to=f"+96477000000{n}"))["id"] for n in (10, 11)]
+            refused = await create(http, customer, to="+9647700000012", status=429)
+            assert refused["code"] == "active_verifications_limit"
+            run_out(db, made[:1])
+            await create(http, customer, to="+9647700000012")  # the first no longer counts
+            assert [status_of(db, vid) for vid in made] == ["pending", "pending"]
+            assert tallied(db, customer) == 3
+            again = await create(http, customer, to="+9647700000013", status=429)
+            assert 1 <= again["retry_after"] <= 600
+
+
+def tallied(db, customer: Customer) -> int:
+    with db.read() as conn:
+        query = select(verification_tallies.c.pending).where(
+            verification_tallies.c.account_id == customer.account.id
+        )
+        return int(conn.execute(query).scalar_one())
+
+
+def status_of(db, verification_id: str) -> str:
+    with db.read() as conn:
+        query = select(verifications.c.status).where(verifications.c.id == verification_id)
+        return str(conn.execute(query).scalar())
+
+
+def run_out(db, verification_ids: list[str]) -> None:
+    """Time passes for these: their expiry a second ago."""
+    with db.write() as conn:
+        conn.execute(
+            update(verifications)
+            .where(verifications.c.id.in_(verification_ids))
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
 
 class TestSearch:
     async def test_search_by_number_status_and_time_a_page_at_a_time(self, sms, operator: Operator):
@@ -485,20 +553,20 @@ class TestAdmissionHistory:
         ]
         with db.write() as conn:
             bulk_insert(conn, verifications, rows, COLUMNS)
+            written = [dict(zip(COLUMNS, values, strict=True)) for values in rows]
+            count_pending(conn, began=[v for v in written if v["status"] == "pending"])
         with db.read() as conn:
-            found = (
-                VerificationRepository(conn)
-                .admission_history(
-                    [mine, mine],
-                    ["+9647700000001", "+9647700000005"],
-                    ["+9647700000"],
-                    now=now,
-                    numbers_since=now - day,
-                    prefixes_since=now - timedelta(hours=1),
-                )
-                .run(conn)
-            )
-        assert found.pending == {mine: (3, now + 5 * minute)}  # 1, 3 and 6
+            repo = VerificationRepository(conn)
+            found = repo.admission_history(
+                [mine, mine],
+                ["+9647700000001", "+9647700000005"],
+                ["+9647700000"],
+                numbers_since=now - day,
+                prefixes_since=now - timedelta(hours=1),
+            ).run(conn)
+            running = repo.running(mine, now)
+        assert found.pending == {mine: 4}  # the tally: 1, 3, 6, and 4 until the sweep writes it down
+        assert running == (3, now + 5 * minute)  # 1, 3 and 6: 4's time ran out
         assert [(vid[-1], status, at) for vid, _, _, status, at, _ in found.numbers] == [
             ("1", "pending", now - 5 * minute),
             ("2", "approved", now - 3 * minute),

@@ -45,7 +45,7 @@ transaction's BEGIN, where each read had been a round trip of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,6 +69,7 @@ SQLITE_EXACT_ROWS = 64
 SQLITE_STATEMENT_CACHE = 1024  # statements a SQLite connection keeps compiled (the driver's default: 128)
 _DEFERRED = "qasid_deferred_writes"  # in conn.info: (sql, params) waiting for ``flush``
 _LAST = "qasid_last_writes"  # in conn.info: (sql, params) held for the end of ``deferring``
+_TALLIES = "qasid_tallies"  # in conn.info: counter column -> key -> what ``tally`` adds at the end
 _IDLE = 0  # psycopg's TransactionStatus.IDLE: no transaction begun on the server yet
 
 
@@ -182,21 +183,73 @@ def write(conn: Connection, sql: str, params: Sequence[Any] = (), *, last: bool 
 @contextmanager
 def deferring(conn: Connection) -> Iterator[None]:
     """Within the block, ``write`` queues on ``conn`` (PostgreSQL only: SQLite has no round trips to
-    save); the queue, and after it the writes held back as ``last``, is flushed when the block ends,
-    and dropped unsent if it raises. Put it inside the transaction's block, so the flush comes
-    before the commit."""
-    if conn.dialect.name != "postgresql":
-        yield
-        return
+    save) and ``tally`` sums its counts (both databases); the queue, after it the writes held back
+    as ``last`` and after them the counts, is flushed when the block ends, and dropped unsent if it
+    raises. Put it inside the transaction's block, so the flush comes before the commit."""
     info = conn.info  # kept: after a failure the connection may be invalidated
-    info[_DEFERRED], info[_LAST] = [], []
+    info[_TALLIES] = {}
     try:
+        if conn.dialect.name != "postgresql":
+            yield
+            _write_tallies(conn, info.pop(_TALLIES))
+            return
+        info[_DEFERRED], info[_LAST] = [], []
         yield
         info[_DEFERRED].extend(info[_LAST])
+        _write_tallies(conn, info.pop(_TALLIES))
         flush(conn)
     finally:
+        info.pop(_TALLIES, None)
         info.pop(_DEFERRED, None)
         info.pop(_LAST, None)
+
+
+def tally(conn: Connection, count: Column[Any], changes: Mapping[str, int]) -> None:
+    """Add ``changes`` (key: how much) to the counter column ``count``, in rows found by their
+    table's primary key (one text column) and made as needed.
+
+    In a block of ``deferring`` they are summed over the block and written when it ends, by one
+    statement after every other write, keys in order: every transaction then takes the row locks of
+    its counters last and in the same order, so no two can wait for each other through them, and
+    nothing waits behind a counter's lock for longer than its transaction's commit. Until then
+    ``untallied`` says what is waiting. Outside such a block, or inside a savepoint (which may be
+    rolled back on its own), at once."""
+    waiting = conn.info.get(_TALLIES)
+    if waiting is None or conn.in_nested_transaction():
+        _write_tallies(conn, {count: dict(changes)})
+        return
+    sums = waiting.setdefault(count, {})
+    for key, change in changes.items():
+        sums[key] = sums.get(key, 0) + change
+
+
+def untallied(conn: Connection, count: Column[Any], key: str) -> int:
+    """What ``tally`` has waiting for ``key``'s ``count`` in this block of ``deferring``."""
+    waiting = conn.info.get(_TALLIES)
+    return 0 if waiting is None else int(waiting.get(count, {}).get(key, 0))
+
+
+def _write_tallies(conn: Connection, waiting: dict[Column[Any], dict[str, int]]) -> None:
+    for count, sums in waiting.items():
+        rows = sorted((key, change) for key, change in sums.items() if change)
+        if rows:
+            write(conn, _tally_sql(count, conn.dialect), (_json.encode(rows).decode(),))
+
+
+@cache
+def _tally_sql(count: Column[Any], dialect: Dialect) -> str:
+    table = count.table
+    (key,) = table.primary_key.columns
+    # Only our own table and column names are formatted in; every value is a bound parameter.
+    if dialect.name == "postgresql":
+        rows = "SELECT e->>0, (e->>1)::bigint FROM jsonb_array_elements(%s::jsonb) AS e ORDER BY 1"
+    else:  # SQLite: WHERE true tells its parser the ON CONFLICT is the upsert's
+        rows = "SELECT value->>0, value->>1 FROM json_each(?) WHERE true ORDER BY 1"
+    name, column = table.name, count.name
+    return (
+        f"INSERT INTO {name} ({key.name}, {column}) {rows} "
+        f"ON CONFLICT ({key.name}) DO UPDATE SET {column} = {name}.{column} + excluded.{column}"
+    )
 
 
 def flush(conn: Connection) -> None:

@@ -503,6 +503,16 @@ verifications = Table(
     Index(None, "status", "expires_at"),  # pending ones whose time ran out (the expiry sweep)
 )
 
+# Per account, how many of its verifications have the status pending (those whose time ran out
+# included, until the expiry sweep writes them down): kept by every change of a verification's
+# status (qasid.db.bulk.tally), so a create reads one row where it counted the pending ones.
+verification_tallies = Table(
+    "verification_tallies",
+    metadata,
+    C("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    C("pending", Integer, nullable=False),
+)
+
 # An account's own verification rules; a NULL column means the gateway's default (QASID_OTP_*).
 verification_policies = Table(
     "verification_policies",

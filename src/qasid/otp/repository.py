@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,9 +11,26 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, RowMapping, case, func, select, update
 
-from qasid.db.bulk import Query, bind_time, bulk_insert, bulk_update, one_of, read_time, rows_query
+from qasid.db.bulk import (
+    Query,
+    bind_time,
+    bulk_insert,
+    bulk_update,
+    one_of,
+    read_time,
+    rows_query,
+    tally,
+    untallied,
+)
 from qasid.domain import ids
-from qasid.models import batches, messages, verification_checks, verification_sends, verifications
+from qasid.models import (
+    batches,
+    messages,
+    verification_checks,
+    verification_sends,
+    verification_tallies,
+    verifications,
+)
 
 PENDING = "pending"
 COLUMNS = tuple(column.name for column in verifications.columns)
@@ -25,22 +43,21 @@ _json = msgspec.json.Encoder()
 class History:
     """``VerificationRepository.admission_history``'s answer."""
 
-    pending: dict[str, tuple[int, datetime | None]]  # account -> (pending, when the first of them ends)
+    pending: dict[str, int]  # account -> its verifications with the status pending (``verification_tallies``)
     # id, account, number, status, created_at, expires_at
     numbers: list[tuple[str, str, str, str, datetime, datetime]]
     blocks: list[tuple[str, str, datetime]]  # account, prefix, created
 
 
-# Per account its pending verifications (kind 0), the verifications to the numbers (1) and to the
-# blocks (2) since a time, each part found by its index: (account_id, status, expires_at),
+# Per account its pending verifications (kind 0, its row of verification_tallies), the
+# verifications to the numbers (1) and to the blocks (2) since a time, each part found by its index:
 # (account_id, recipient, created_at), (account_id, prefix, created_at). SQLite is driven from the
 # JSON sets (CROSS JOIN keeps that order); PostgreSQL takes arrays (``= ANY``), which it plans as
 # index conditions, where its planner guesses a hundred rows for each JSON set and, for two sets,
 # ten thousand pairs of them, and scans the table instead.
 _HISTORY_PARTS = (
-    "SELECT 0 AS kind, v.account_id, NULL AS k, NULL AS id, NULL AS status, NULL AS created_at, "
-    "min(v.expires_at) AS expires_at, count(*) AS n FROM {from_a} "
-    "WHERE {a} AND v.status = 'pending' AND v.expires_at > {p} GROUP BY v.account_id",
+    "SELECT 0 AS kind, t.account_id, NULL AS k, NULL AS id, NULL AS status, NULL AS created_at, "
+    "NULL AS expires_at, t.pending AS n FROM {from_t} WHERE {t}",
     "SELECT 1, v.account_id, v.recipient, v.id, v.status, v.created_at, v.expires_at, 0 "
     "FROM {from_r} WHERE {a} AND {r} AND v.created_at >= {p}",
     "SELECT 2, v.account_id, v.prefix, NULL, NULL, v.created_at, NULL, 0 "
@@ -48,13 +65,14 @@ _HISTORY_PARTS = (
 )
 _HISTORY = {
     "sqlite": " UNION ALL ".join(_HISTORY_PARTS).format(
-        from_a="json_each(?) AS a CROSS JOIN verifications AS v",
+        from_t="json_each(?) AS a CROSS JOIN verification_tallies AS t", t="t.account_id = a.value",
         from_r="json_each(?) AS a CROSS JOIN json_each(?) AS r CROSS JOIN verifications AS v",
         from_b="json_each(?) AS a CROSS JOIN json_each(?) AS b CROSS JOIN verifications AS v",
         a="v.account_id = a.value", r="v.recipient = r.value", b="v.prefix = b.value", p="?",
     ) + " ORDER BY 1, 6",
     "postgresql": " UNION ALL ".join(_HISTORY_PARTS).format(
-        from_a="verifications AS v", from_r="verifications AS v", from_b="verifications AS v",
+        from_t="verification_tallies AS t", t="t.account_id = ANY(%s)",
+        from_r="verifications AS v", from_b="verifications AS v",
         a="v.account_id = ANY(%s)", r="v.recipient = ANY(%s)", b="v.prefix = ANY(%s)", p="%s",
     ) + " ORDER BY 1, 6",
 }  # fmt: skip
@@ -104,16 +122,15 @@ class VerificationRepository:
         recipients: Sequence[str],
         prefixes: Sequence[str],
         *,
-        now: datetime,
         numbers_since: datetime,
         prefixes_since: datetime,
     ) -> Query[History]:
         """What the limits of new verifications are decided from, by one statement: per account,
-        how many verifications are pending and when the first of them ends; the verifications of
-        these accounts to these numbers since ``numbers_since``, and to these blocks since
-        ``prefixes_since``, oldest first. A ``Query``, sent with the create's other reads
-        (``CreateVerification.plan``): in a busy process each round trip of the writer's
-        transaction waits to get the interpreter back."""
+        how many verifications have the status pending (as written by the transactions before:
+        ``count_pending`` adds this one's); the verifications of these accounts to these numbers
+        since ``numbers_since``, and to these blocks since ``prefixes_since``, oldest first. A
+        ``Query``, sent with the create's other reads (``CreateVerification.plan``): in a busy
+        process each round trip of the writer's transaction waits to get the interpreter back."""
         dialect = self.conn.dialect
         at = bind_time(dialect)
         sets: tuple[Any, ...] = tuple(sorted(set(values)) for values in (account_ids, recipients, prefixes))
@@ -121,7 +138,7 @@ class VerificationRepository:
             sets = tuple(_json.encode(values).decode() for values in sets)
         accounts, numbers, blocks = sets
         params = (
-            accounts, at(now),
+            accounts,
             accounts, numbers, at(numbers_since),
             accounts, blocks, at(prefixes_since),
         )  # fmt: skip
@@ -131,7 +148,7 @@ class VerificationRepository:
             history = History({}, [], [])
             for kind, account_id, key, vid, status, created_at, expires_at, count in rows:
                 if kind == 0:
-                    history.pending[account_id] = (int(count), read(expires_at))
+                    history.pending[account_id] = int(count)
                 elif kind == 1:
                     history.numbers.append((vid, account_id, key, status, read(created_at), read(expires_at)))
                 else:
@@ -139,6 +156,19 @@ class VerificationRepository:
             return history
 
         return Query(_HISTORY[dialect.name], params, parse)
+
+    def running(self, account_id: str, now: datetime) -> tuple[int, datetime | None]:
+        """The account's pending verifications whose time has not run out, counted, and when the
+        first of them ends: read from the index (account_id, status, expires_at) only when the
+        tally says the account is at its limit, since the tally also counts those whose time ran out
+        and that the expiry sweep has not written down yet."""
+        query = select(func.count(), func.min(verifications.c.expires_at)).where(
+            verifications.c.account_id == account_id,
+            verifications.c.status == PENDING,
+            verifications.c.expires_at > now,
+        )
+        count, first_end = self.conn.execute(query).one()
+        return int(count), first_end
 
     def get(self, account_id: str, verification_id: str, *, lock: bool = False) -> RowMapping | None:
         query = select(verifications).where(
@@ -212,6 +242,23 @@ class VerificationRepository:
         if where.id_before is not None:
             query = query.where(verifications.c.id < where.id_before)
         return list(self.conn.execute(query.order_by(verifications.c.id.desc()).limit(limit)).mappings())
+
+
+def count_pending(
+    conn: Connection, *, began: Iterable[Mapping[Any, Any]] = (), ended: Iterable[Mapping[Any, Any]] = ()
+) -> None:
+    """Tell the accounts' tallies which of their verifications began pending (``began``) and which
+    were pending and are not any more (``ended``): written at the end of the writer's transaction,
+    all of it in one statement (``qasid.db.bulk.tally``)."""
+    changes = Counter(row["account_id"] for row in began)
+    changes.subtract(row["account_id"] for row in ended)
+    tally(conn, verification_tallies.c.pending, changes)
+
+
+def pending_of(conn: Connection, account_id: str, written: int) -> int:
+    """The account's pending verifications: ``written`` (its tally as read in this transaction)
+    with what this transaction has changed since."""
+    return written + untallied(conn, verification_tallies.c.pending, account_id)
 
 
 def supersede(conn: Connection, ids: Sequence[str], now: datetime) -> list[RowMapping]:

@@ -62,7 +62,9 @@ from qasid.otp.repository import (
     History,
     VerificationFilter,
     VerificationRepository,
+    count_pending,
     expire_due,
+    pending_of,
     supersede,
 )
 from qasid.otp.schemas import (
@@ -107,13 +109,16 @@ class Admissions:
             [row["account_id"] for row in rows],
             [row["recipient"] for row in rows],
             [row["prefix"] for row in rows if row["prefix"]],
-            now=now,
             numbers_since=now - DAY,
             prefixes_since=now - prefix_window,
         )
 
-    def __init__(self, history: History) -> None:
-        self.pending = history.pending
+    def __init__(self, conn: Connection, history: History) -> None:
+        self.conn = conn
+        # Per account: pending, and when the first of them ends once they are counted (``running``).
+        self.pending: dict[str, tuple[int, datetime | None]] = {}
+        self.tallies = history.pending
+        self.counted: set[str] = set()
         self.numbers: dict[tuple[str, str], list[_Recent]] = {}
         for vid, account_id, recipient, status, created_at, expires_at in history.numbers:
             self.numbers.setdefault((account_id, recipient), []).append(
@@ -127,7 +132,15 @@ class Admissions:
         """Raise the first limit ``row`` breaks; else count it and return the pending verifications
         of its number that it replaces (those older than the grace period)."""
         account_id, recipient, now = row["account_id"], row["recipient"], row["created_at"]
-        pending, first_end = self.pending.get(account_id, (0, None))
+        if account_id not in self.pending:
+            written = self.tallies.get(account_id, 0)
+            self.pending[account_id] = (pending_of(self.conn, account_id, written), None)
+        pending, first_end = self.pending[account_id]
+        if pending >= limits.account_active_limit and account_id not in self.counted:
+            # The tally counts too those whose time ran out and that the expiry sweep has not
+            # written down yet: at the limit, the ones still running are counted.
+            self.counted.add(account_id)
+            pending, first_end = VerificationRepository(self.conn).running(account_id, now)
         if pending >= limits.account_active_limit:
             raise ActiveVerificationsLimit(
                 f"the account has {pending} pending verifications; at most {limits.account_active_limit}",
@@ -216,7 +229,7 @@ def _create_many(
     table written with one insert. (Should a later step refuse one, say for want of funds, it has
     still counted against the limits of the others of its batch: the error is on the side of
     caution, and only within a batch.)"""
-    admissions = Admissions(history)
+    admissions = Admissions(conn, history)
     results: dict[int, Verification | QasidError] = {}
     admitted: list[tuple[int, CreateVerification, list[str]]] = []
     for index, op in enumerate(ops):
@@ -234,11 +247,11 @@ def _create_many(
         results[index] = _shape(op.row, op.row["created_at"], code=op.supplied_code)
     if accepted:
         now = max(op.row["created_at"] for op in ops)
-        verification_statuses(
-            conn, supersede(conn, [vid for _, replaced in accepted for vid in replaced], now), now
-        )
+        superseded = supersede(conn, [vid for _, replaced in accepted for vid in replaced], now)
+        verification_statuses(conn, superseded, now)
         repo = VerificationRepository(conn)
         repo.insert_many([op.row for op, _ in accepted])
+        count_pending(conn, began=[op.row for op, _ in accepted], ended=superseded)
         repo.add_sends(
             [
                 (op.row["id"], op.row["channel"], op.prepared.messages[0].id, op.row["created_at"])
@@ -327,7 +340,9 @@ def _check_many(
         )
     repo.set_many([(vid, *values) for vid, values in changed.items()])
     repo.add_checks(checks)
+    # A check reads a pending one whose time ran out as expired, and writes that down: it ends too.
     ended = [rows[vid] for vid, (status, _, _) in changed.items() if status != PENDING]
+    count_pending(conn, ended=ended)
     verification_statuses(conn, ended, max(op.now for op in ops), subscribers)
     return results
 
@@ -351,6 +366,7 @@ def _cancel(conn: Connection, op: CancelVerification) -> QasidError | None:
     if isinstance(row, QasidError):
         return row
     repo.set(row["id"], op.now, status="canceled")
+    count_pending(conn, ended=[row])
     verification_statuses(conn, [{**row, "status": "canceled"}], op.now)
     return None
 
@@ -381,6 +397,7 @@ class ExpireVerifications(WriteOp[int]):
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[int | QasidError]:
         now = max(op.now for op in ops)
         expired = expire_due(conn, now)
+        count_pending(conn, ended=expired)
         verification_statuses(conn, expired, now)
         return [len(expired)] + [0] * (len(ops) - 1)
 
