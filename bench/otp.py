@@ -16,7 +16,9 @@ create's connection, and most codes are checked before their SMS has left: the g
 and refunds those SMS instead of sending them, and the run carries less work than real traffic
 (the figures in docs/performance.md before 2026-12-07 19:30 UTC were measured so). Every 429,
 other non-2xx answer, transport error and check that does not approve is a failure of the run; the
-first answer of each kind is printed.
+first answer of each kind is printed. --pending N first creates N verifications (at 500 a second,
+fresh numbers too) and never checks them, as users who never type their code: the account then
+carries N pending through the steps, as a busy one does.
 
 The load is open loop: pair i starts at t0 + i/rate whether or not earlier pairs have finished,
 and a create's latency counts from that scheduled start (so time spent queueing for a connection
