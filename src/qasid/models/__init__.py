@@ -497,7 +497,8 @@ verifications = Table(
     C("prefix", String(20), nullable=True),
     Index(None, "account_id", "id"),
     Index(None, "account_id", "recipient", "created_at"),
-    # An account's pending ones still running, counted from the index alone at every create.
+    # An account's pending ones still running, counted from the index alone when its tally
+    # (verification_tallies) says it is at its limit; and its pages filtered by status.
     Index(None, "account_id", "status", "expires_at"),
     Index(None, "account_id", "prefix", "created_at"),
     Index(None, "status", "expires_at"),  # pending ones whose time ran out (the expiry sweep)
