@@ -5,13 +5,23 @@ PostgreSQL's READ COMMITTED each misses the other's row and the report stays unm
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
+from qasid.accounts.repository import AccountRepository
+from qasid.channels.base import DeliveryReport
 from qasid.db import Database
+from qasid.db.writer import Apply, GroupCommitWriter
+from qasid.domain.states import MessageStatus
 from qasid.messages.delivery_repository import DeliveryRepository
+from qasid.messages.reports import ApplyReports
+from qasid.models import accounts
+from tests.support import Operator
 
 PAIR = ("up", "carrier-7")
 
@@ -53,3 +63,40 @@ def test_different_parts_do_not_wait_for_each_other(db: Database):
         thread.start()
         assert done.wait(5)
     thread.join(5)
+
+
+async def test_a_transaction_locks_its_reports_parts_before_any_account(db: Database, operator: Operator):
+    """An API writer's transaction can carry a carrier's callback (``ApplyReports``) beside sends,
+    which lock their account from their start; a worker's takes parts first and accounts last
+    (refunds). Were the account locked first, the two could each wait for the other: a deadlock,
+    found by PostgreSQL after a second. So a transaction's reports lock their parts before any op
+    of the ordinary phase runs."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one write lock: its transactions cannot wait for each other's rows")
+    account = operator.customer().account.id
+    writer = GroupCommitWriter(db)
+    writer.start()
+    gate = threading.Event()
+    try:
+        busy = asyncio.ensure_future(writer.submit(Apply(lambda conn: gate.wait(10))))
+        await asyncio.sleep(0.2)  # the writer is in that transaction: the next two queue for one
+        reported = DeliveryReport(*PAIR, MessageStatus.DELIVERED, None, "id:carrier-7", datetime.now(UTC))
+        sending = asyncio.ensure_future(
+            writer.submit(Apply(lambda conn: AccountRepository(conn).lock_for_update([account])))
+        )
+        report = asyncio.ensure_future(writer.submit(ApplyReports([reported])))
+        await asyncio.sleep(0.05)
+        with db.write() as holder:  # a worker recording the submit holds the part
+            DeliveryRepository(holder).lock_pairs([PAIR])
+            gate.set()
+            await busy
+            await asyncio.sleep(0.5)  # the writer's next transaction waits for the part
+            with db.write() as probe:  # and has not locked the account before it
+                probe.execute(
+                    select(accounts.c.id).where(accounts.c.id == account).with_for_update(nowait=True)
+                ).one()
+        await asyncio.wait_for(asyncio.gather(sending, report), 10)
+        assert writer.batches == 2  # the two shared a transaction
+    finally:
+        gate.set()
+        await writer.stop()

@@ -59,7 +59,9 @@ class WriteOp(Generic[R]):
     Within one transaction the ops of a class are applied together, classes in order of ``phase``
     and then of their first op's arrival. Ops that share a transaction were concurrent, so their
     order is the writer's to choose; ``phase`` lets a class go after those whose writes it reads
-    (delivery reports after the sends they report on)."""
+    (delivery reports after the records of the submits they report on), and lets every transaction
+    take its locks in one order (carriers' parts before accounts: both of those before anything
+    else)."""
 
     rows: int = 1
     kind: ClassVar[str] = "write"

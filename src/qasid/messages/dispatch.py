@@ -128,10 +128,17 @@ Outcome = Sent | Retry | Ended | Dropped | Fallback
 
 @dataclass(slots=True)
 class RecordDispatch(WriteOp[None]):
+    """What came of submits. First in its transaction (``phase``), before the reports that may
+    answer them (``ApplyReports``): both take their parts' locks (``lock_pairs``) before any op
+    that locks an account's row from its start, so that every transaction takes parts before
+    accounts (refunds, at the very end, come after both) and none can deadlock with another over
+    a part and an account."""
+
     outcome: Outcome
     now: datetime
 
     kind = "dispatch"
+    phase = -3
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:

@@ -39,14 +39,20 @@ class Ended:
 
 @dataclass(slots=True)
 class ApplyReports(WriteOp[list[Ended]]):
-    """Reports go after the sends of the same transaction (``phase``): a fast SMSC's receipt often
-    reaches the writer before the dispatcher's record of the submit it answers, and applying it
-    first would hold it unmatched for ``apply_held`` (two more lookups and a write)."""
+    """Reports go after the dispatch records of the same transaction (``phase``): a fast SMSC's
+    receipt often reaches the writer before the dispatcher's record of the submit it answers, and
+    applying it first would hold it unmatched for ``apply_held`` (two more lookups and a write).
+    And they go before every other op: their parts' locks (``lock_pairs``) must come before any
+    account's row. A carrier's HTTP callback reaches the API's writer, whose transactions also
+    carry sends and verifications that lock their accounts from their start; a worker's takes
+    parts, then accounts (refunds, at the end). Reports after sends, as they were, made an API
+    transaction that held an account wait for a part that a worker held while it waited for the
+    account: PostgreSQL's deadlock, found after ``deadlock_timeout`` (1 s), the batch tried again."""
 
     reports: Sequence[DeliveryReport]
 
     kind = "reports"
-    phase = 1
+    phase = -2
 
     @property
     def rows(self) -> int:  # type: ignore[override]  # a property in place of the base's attribute

@@ -270,8 +270,9 @@ def _sent(op: CreateVerification) -> Sent:
 
 @dataclass(slots=True)
 class CheckVerification(WriteOp[CheckResult]):
-    """Checks go before the other ops of their transaction (``phase``): sends and creates lock their
-    accounts' rows from their start to the commit, and other transactions wait for those locks.
+    """Checks go before the sends and creates of their transaction (``phase``; after delivery
+    reports): sends and creates lock their accounts' rows from their start to the commit, and
+    other transactions wait for those locks.
     No check reads what a create of the same transaction writes: a verification's id reaches its
     caller only after the commit that created it."""
 
