@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 
 from qasid.accounts.repository import AccountRepository
 from qasid.channels.base import DeliveryReport
@@ -21,7 +21,7 @@ from qasid.domain.states import MessageStatus
 from qasid.messages.delivery_repository import DeliveryRepository
 from qasid.messages.reports import ApplyReports
 from qasid.models import accounts
-from tests.support import Operator
+from tests.support import Operator, wait_for
 
 PAIR = ("up", "carrier-7")
 
@@ -76,10 +76,20 @@ async def test_a_transaction_locks_its_reports_parts_before_any_account(db: Data
     account = operator.customer().account.id
     writer = GroupCommitWriter(db)
     writer.start()
-    gate = threading.Event()
+    entered, gate = threading.Event(), threading.Event()
+
+    def hold(conn: Connection) -> None:
+        entered.set()
+        gate.wait(10)
+
+    def waiting_for_a_part() -> bool:
+        with db.read() as conn:
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            return bool(conn.execute(text(query)).scalar_one())
+
     try:
-        busy = asyncio.ensure_future(writer.submit(Apply(lambda conn: gate.wait(10))))
-        await asyncio.sleep(0.2)  # the writer is in that transaction: the next two queue for one
+        busy = asyncio.ensure_future(writer.submit(Apply(hold)))
+        await wait_for(entered.is_set)  # the writer is in that transaction: the next two queue for one
         reported = DeliveryReport(*PAIR, MessageStatus.DELIVERED, None, "id:carrier-7", datetime.now(UTC))
         sending = asyncio.ensure_future(
             writer.submit(Apply(lambda conn: AccountRepository(conn).lock_for_update([account])))
@@ -90,7 +100,7 @@ async def test_a_transaction_locks_its_reports_parts_before_any_account(db: Data
             DeliveryRepository(holder).lock_pairs([PAIR])
             gate.set()
             await busy
-            await asyncio.sleep(0.5)  # the writer's next transaction waits for the part
+            await wait_for(waiting_for_a_part)  # the writer's next transaction waits for the part
             with db.write() as probe:  # and has not locked the account before it
                 probe.execute(
                     select(accounts.c.id).where(accounts.c.id == account).with_for_update(nowait=True)
