@@ -130,9 +130,10 @@ Outcome = Sent | Retry | Ended | Dropped | Fallback
 class RecordDispatch(WriteOp[None]):
     """What came of submits. First in its transaction (``phase``), before the reports that may
     answer them (``ApplyReports``): both take their parts' locks (``lock_pairs``) before any op
-    that locks an account's row from its start, so that every transaction takes parts before
-    accounts (refunds, at the very end, come after both) and none can deadlock with another over
-    a part and an account."""
+    that locks an account's row from its start, so that transactions take parts before accounts
+    (refunds, at the very end, come after both) and do not deadlock over a part and an account.
+    One exception is left: a ``Fallback`` outcome's send locks its account in the middle of this
+    record, before the same transaction's reports lock their parts."""
 
     outcome: Outcome
     now: datetime
