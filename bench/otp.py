@@ -333,7 +333,8 @@ async def drive_pairs(load: Load) -> LoadResult:
             if status != 201:
                 fail(f"create {status}", answer)
                 return
-            create_ms.append(1000 * (created - scheduled))
+            create_took = 1000 * (created - scheduled)
+            create_ms.append(create_took)
             if load.mode == "creates":
                 approved += 1  # here: created, left pending
                 last_done = max(last_done, created)
@@ -351,9 +352,10 @@ async def drive_pairs(load: Load) -> LoadResult:
             if status != 200:
                 fail(f"check {status}", answer)
                 return
-            check_ms.append(1000 * (done - created - load.check_delay))
-            pair_ms.append(create_ms[-1] + check_ms[-1])
-            timeline.append((scheduled - t0, create_ms[-1], check_ms[-1]))
+            check_took = 1000 * (done - created - load.check_delay)
+            check_ms.append(check_took)
+            pair_ms.append(create_took + check_took)  # this pair's: other pairs append meanwhile
+            timeline.append((scheduled - t0, create_took, check_took))
             last_done = max(last_done, done)
             result = decode_checked(answer).status
             if result == "approved":
