@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +20,7 @@ from qasid.db import Database
 from qasid.db.writer import Apply, GroupCommitWriter
 from qasid.domain.states import MessageStatus
 from qasid.messages.delivery_repository import DeliveryRepository
+from qasid.messages.dispatch import RecordDispatch, Sent
 from qasid.messages.reports import ApplyReports
 from qasid.models import accounts
 from tests.support import Operator, wait_for
@@ -65,12 +67,23 @@ def test_different_parts_do_not_wait_for_each_other(db: Database):
     thread.join(5)
 
 
-async def test_a_transaction_locks_its_reports_parts_before_any_account(db: Database, operator: Operator):
+@dataclass
+class EarlyApply(Apply[None]):
+    """An op that goes before the reports, as ``RecordDispatch`` does, and locks an account (as its
+    ``Fallback`` outcome's send of the next channel does)."""
+
+    phase = -3
+
+
+@pytest.mark.parametrize("locking", [Apply, EarlyApply], ids=["after the reports", "before the reports"])
+async def test_a_transaction_locks_its_reports_parts_before_any_account(
+    db: Database, operator: Operator, locking: type[Apply[None]]
+):
     """An API writer's transaction can carry a carrier's callback (``ApplyReports``) beside sends,
     which lock their account from their start; a worker's takes parts first and accounts last
     (refunds). Were the account locked first, the two could each wait for the other: a deadlock,
     found by PostgreSQL after a second. So a transaction's reports lock their parts before any op
-    of the ordinary phase runs."""
+    runs, whatever its phase."""
     if db.is_sqlite:
         pytest.skip("SQLite has one write lock: its transactions cannot wait for each other's rows")
     account = operator.customer().account.id
@@ -92,7 +105,7 @@ async def test_a_transaction_locks_its_reports_parts_before_any_account(db: Data
         await wait_for(entered.is_set)  # the writer is in that transaction: the next two queue for one
         reported = DeliveryReport(*PAIR, MessageStatus.DELIVERED, None, "id:carrier-7", datetime.now(UTC))
         sending = asyncio.ensure_future(
-            writer.submit(Apply(lambda conn: AccountRepository(conn).lock_for_update([account])))
+            writer.submit(locking(lambda conn: AccountRepository(conn).lock_for_update([account])))
         )
         report = asyncio.ensure_future(writer.submit(ApplyReports([reported])))
         await asyncio.sleep(0.05)
@@ -106,6 +119,59 @@ async def test_a_transaction_locks_its_reports_parts_before_any_account(db: Data
                     select(accounts.c.id).where(accounts.c.id == account).with_for_update(nowait=True)
                 ).one()
         await asyncio.wait_for(asyncio.gather(sending, report), 10)
+        assert writer.batches == 2  # the two shared a transaction
+    finally:
+        gate.set()
+        await writer.stop()
+
+
+async def test_a_transaction_locks_all_its_parts_at_once_in_one_order(db: Database):
+    """A worker's transaction records submits (locking their parts) and applies receipts (locking
+    theirs), and receipts come in on any bind: one worker can record part x while it has the
+    receipt for y, as another records y with the receipt for x. Locked class by class, each could
+    hold one part and wait for the other. The writer takes every part of a transaction in one
+    statement, in the order of their hashes, before anything else: here it waits for the lower
+    part without holding the higher one (class by class, the record would have taken it first)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one write lock: its transactions cannot wait for each other's rows")
+
+    def key(pair: tuple[str, str]) -> int:
+        with db.read() as conn:
+            found = conn.execute(text("SELECT hashtextextended(:k, 0)"), {"k": " ".join(pair)})
+            return int(found.scalar_one())
+
+    low, high = sorted([PAIR, ("up", "carrier-8")], key=key)
+    writer = GroupCommitWriter(db)
+    writer.start()
+    entered, gate = threading.Event(), threading.Event()
+
+    def hold(conn: Connection) -> None:
+        entered.set()
+        gate.wait(10)
+
+    def waiting_for_a_part() -> bool:
+        with db.read() as conn:
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            return bool(conn.execute(text(query)).scalar_one())
+
+    now = datetime.now(UTC)
+    try:
+        busy = asyncio.ensure_future(writer.submit(Apply(hold)))
+        await wait_for(entered.is_set)  # the writer is in that transaction: the next two queue for one
+        sent = Sent(0, "msg_unknown", high[0], "up", (high[1],), now)
+        recorded = asyncio.ensure_future(writer.submit(RecordDispatch(sent, now)))
+        reported = DeliveryReport(*low, MessageStatus.DELIVERED, None, f"id:{low[1]}", now)
+        report = asyncio.ensure_future(writer.submit(ApplyReports([reported])))
+        await asyncio.sleep(0.05)
+        with db.write() as holder:  # another worker holds the lower part
+            DeliveryRepository(holder).lock_pairs([low])
+            gate.set()
+            await busy
+            await wait_for(waiting_for_a_part)  # the writer's next transaction waits for it
+            with db.write() as probe:  # and has not taken the higher part meanwhile
+                taken = probe.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key(high)})
+                assert taken.scalar_one() is True
+        await asyncio.wait_for(asyncio.gather(recorded, report), 10)
         assert writer.batches == 2  # the two shared a transaction
     finally:
         gate.set()

@@ -289,6 +289,54 @@ class TestPhases:
         assert writer.batches == 2
 
 
+def record_locks(conn: Connection, keys: list[str]) -> None:
+    APPLIED.append(f"lock {' '.join(keys)}")
+
+
+@dataclass
+class Locking(WriteOp[None]):
+    """Names keys to lock: the writer takes them before any op of the transaction applies."""
+
+    keys: tuple[str, ...]
+    phase = 1
+    locker = record_locks
+
+    @classmethod
+    def lock_keys(cls, ops: Sequence[Self]) -> list[str]:
+        return [key for op in ops for key in op.keys]
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:
+        APPLIED.append("locking")
+        return [None] * len(ops)
+
+
+@dataclass
+class LockingToo(Locking):
+    phase = 2
+
+
+class TestLocks:
+    async def test_every_class_s_keys_are_locked_at_once_sorted_before_any_op_applies(self, writer):
+        APPLIED.clear()
+        gate = threading.Event()
+        held = asyncio.create_task(writer.submit(Gate(gate)))
+        await asyncio.sleep(0.05)  # the writer is inside the gate's transaction
+        ops = (LockingToo(("d", "b")), Early(), Locking(("c", "b")), Late(), Locking(("a",)))
+        queued = [asyncio.create_task(writer.submit(op)) for op in ops]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(held, *queued)
+        assert writer.batches == 2
+        assert APPLIED == ["lock a b c d", "early", "locking", "late", "locking"]
+
+    async def test_a_transaction_without_keys_calls_no_locker(self, writer):
+        APPLIED.clear()
+        await asyncio.gather(writer.submit(Early()), writer.submit(Locking(())))
+        assert not [step for step in APPLIED if step.startswith("lock ")]
+        assert "locking" in APPLIED
+
+
 @dataclass
 class ReadName(WriteOp[str]):
     """Plans one read: the account's name, before any write of its transaction's planned classes."""

@@ -36,7 +36,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -59,13 +59,24 @@ class WriteOp(Generic[R]):
     Within one transaction the ops of a class are applied together, classes in order of ``phase``
     and then of their first op's arrival. Ops that share a transaction were concurrent, so their
     order is the writer's to choose; ``phase`` lets a class go after those whose writes it reads
-    (delivery reports after the records of the submits they report on), and lets every transaction
-    take its locks in one order (carriers' parts before accounts: both of those before anything
-    else)."""
+    (delivery reports after the records of the submits they report on).
+
+    Locks that must come before all others (carriers' parts, before any account's row) are not left
+    to the classes' order: a class names them (``lock_keys``) and the function that takes them
+    (``locker``), and the writer takes every class's at once, sorted, before any op applies. So
+    every transaction takes them in one order, whatever its ops lock afterwards, and two
+    transactions cannot each hold a key the other waits for."""
 
     rows: int = 1
     kind: ClassVar[str] = "write"
     phase: ClassVar[int] = 0
+    # Takes the given keys' locks until the transaction ends, in the order given (sorted).
+    locker: ClassVar[Callable[[Connection, list[Any]], None] | None] = None
+
+    @classmethod
+    def lock_keys(cls, ops: Sequence[Self]) -> Iterable[Any]:
+        """The keys (for ``locker``) that ``ops`` will need locked: taken before any op applies."""
+        return ()
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[R | QasidError]:
@@ -294,6 +305,7 @@ def _apply_grouped(conn: Connection, ops: list[WriteOp[Any]]) -> list[Any]:
     for index, op in enumerate(ops):
         groups.setdefault(type(op), []).append(index)
     results: list[Any] = [None] * len(ops)
+    _take_locks(conn, [(cls, [ops[i] for i in indexes]) for cls, indexes in groups.items()])
     planned: list[tuple[list[int], Plan[Any]]] = []  # planned classes in a row, their reads not yet sent
 
     def run_planned() -> None:
@@ -349,3 +361,14 @@ class Apply(WriteOp[R]):
             except QasidError as exc:
                 results.append(exc)
         return results
+
+
+def _take_locks(conn: Connection, groups: list[tuple[type[WriteOp[Any]], list[Any]]]) -> None:
+    """Every class's ``lock_keys``, each locker's once and sorted, before any op applies."""
+    wanted: dict[Callable[[Connection, list[Any]], None], set[Any]] = {}
+    for cls, group in groups:
+        if cls.locker is not None:
+            wanted.setdefault(cls.locker, set()).update(cls.lock_keys(group))
+    for locker, keys in wanted.items():
+        if keys:
+            locker(conn, sorted(keys))

@@ -18,6 +18,12 @@ REPORT_COLUMNS = ("connector_id", "carrier_id", "status", "error_code", "raw", "
 Pair = tuple[str, str]  # (connector_id, carrier_id)
 
 
+def lock_parts(conn: Connection, pairs: list[Pair]) -> None:
+    """The writer's ``locker`` for the classes that record submits and apply reports: their parts'
+    locks (``DeliveryRepository.lock_pairs``), for the whole transaction, before any op applies."""
+    DeliveryRepository(conn).lock_pairs(pairs)
+
+
 class DeliveryRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -31,8 +37,9 @@ class DeliveryRepository:
         HTTP callback arrives at the API while a worker records the submit), and under READ
         COMMITTED each would miss the other's uncommitted row, the report then held unmatched for
         good. With the lock, the second waits for the first and then sees what it wrote. (SQLite's
-        one write lock already orders them.) Taken in one order by everyone: no deadlock between
-        two of these."""
+        one write lock already orders them.) Taken in one order (their hashes'), and by the writer's
+        transactions all at once before anything else (``lock_parts``): no deadlock between two of
+        these, nor between these and the rows the transactions lock afterwards."""
         if not pairs or self.conn.dialect.name != "postgresql":
             return
         execute(self.conn, _LOCK_PAIRS, given(self.conn.dialect, sorted(set(pairs))))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -35,7 +35,7 @@ from qasid.domain.encoding import split
 from qasid.domain.phone import mask
 from qasid.domain.states import NOT_YET_SENT, MessageStatus
 from qasid.errors import QasidError
-from qasid.messages.delivery_repository import DeliveryRepository
+from qasid.messages.delivery_repository import DeliveryRepository, Pair, lock_parts
 from qasid.messages.history import record_moves
 from qasid.messages.reports import apply_held, settle
 from qasid.messages.repository import MessageRepository
@@ -129,17 +129,27 @@ Outcome = Sent | Retry | Ended | Dropped | Fallback
 @dataclass(slots=True)
 class RecordDispatch(WriteOp[None]):
     """What came of submits. First in its transaction (``phase``), before the reports that may
-    answer them (``ApplyReports``): both take their parts' locks (``lock_pairs``) before any op
-    that locks an account's row from its start, so that transactions take parts before accounts
-    (refunds, at the very end, come after both) and do not deadlock over a part and an account.
-    One exception is left: a ``Fallback`` outcome's send locks its account in the middle of this
-    record, before the same transaction's reports lock their parts."""
+    answer them (``ApplyReports``). The parts of its submits are locked by the writer before any
+    op of the transaction applies (``locker``), with the reports' parts, in one statement: so
+    transactions take parts before accounts (a fallback's send, sends and verifications from the
+    API, refunds at the end) and do not deadlock over a part and an account, nor over two parts
+    (this record's and a report's) taken in two orders."""
 
     outcome: Outcome
     now: datetime
 
     kind = "dispatch"
     phase = -3
+    locker = lock_parts
+
+    @classmethod
+    def lock_keys(cls, ops: Sequence[Self]) -> Iterable[Pair]:
+        return [
+            (op.outcome.connector_id, carrier_id)
+            for op in ops
+            if isinstance(op.outcome, Sent)
+            for carrier_id in op.outcome.carrier_ids
+        ]
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: Sequence[Self]) -> Sequence[QasidError | None]:

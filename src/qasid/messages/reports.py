@@ -8,7 +8,7 @@ unmatched and applied when the part is recorded (``apply_held``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
@@ -22,7 +22,7 @@ from qasid.db import Database
 from qasid.db.writer import GroupCommitWriter, WriteOp
 from qasid.domain.states import FINAL, MessageStatus, advance, aggregate, is_charged
 from qasid.errors import QasidError
-from qasid.messages.delivery_repository import DeliveryRepository, Pair
+from qasid.messages.delivery_repository import DeliveryRepository, Pair, lock_parts
 from qasid.messages.history import record_moves
 from qasid.messages.repository import MessageRepository
 from qasid.metrics import FINAL_STATES, count
@@ -42,17 +42,25 @@ class ApplyReports(WriteOp[list[Ended]]):
     """Reports go after the dispatch records of the same transaction (``phase``): a fast SMSC's
     receipt often reaches the writer before the dispatcher's record of the submit it answers, and
     applying it first would hold it unmatched for ``apply_held`` (two more lookups and a write).
-    And they go before every other op: their parts' locks (``lock_pairs``) must come before any
-    account's row. A carrier's HTTP callback reaches the API's writer, whose transactions also
-    carry sends and verifications that lock their accounts from their start; a worker's takes
-    parts, then accounts (refunds, at the end). Reports after sends, as they were, made an API
-    transaction that held an account wait for a part that a worker held while it waited for the
-    account: PostgreSQL's deadlock, found after ``deadlock_timeout`` (1 s), the batch tried again."""
+    And they go before every other op.
+
+    Their parts' locks (``lock_pairs``) must come before any account's row: the writer takes them
+    before any op of the transaction applies (``locker``). A carrier's HTTP callback reaches the
+    API's writer, whose transactions also carry sends and verifications that lock their accounts
+    from their start; a worker's takes parts, then accounts (refunds, at the end). Reports after
+    sends, as they once were, made an API transaction that held an account wait for a part that a
+    worker held while it waited for the account: PostgreSQL's deadlock, found after
+    ``deadlock_timeout`` (1 s), the batch tried again."""
 
     reports: Sequence[DeliveryReport]
 
     kind = "reports"
     phase = -2
+    locker = lock_parts
+
+    @classmethod
+    def lock_keys(cls, ops: Sequence[Self]) -> Iterable[Pair]:
+        return [(report.connector_id, report.carrier_id) for op in ops for report in op.reports]
 
     @property
     def rows(self) -> int:  # type: ignore[override]  # a property in place of the base's attribute
@@ -87,9 +95,9 @@ def _ended(
 
 def apply_held(conn: Connection, pairs: Sequence[Pair], now: datetime) -> dict[str, MessageStatus]:
     """Apply reports that arrived for these parts before the parts were recorded; returns the
-    messages that became final."""
+    messages that became final. The parts must be locked (``lock_parts``: ``RecordDispatch``'s
+    writer took them)."""
     repo = DeliveryRepository(conn)
-    repo.lock_pairs(pairs)
     held = repo.unmatched(pairs)
     if not held:
         return {}
@@ -106,10 +114,9 @@ def apply_to_parts(
     conn: Connection, reports: Sequence[DeliveryReport], now: datetime
 ) -> tuple[dict[Pair, str], dict[str, MessageStatus]]:
     """Move the reported parts and their messages forward. Returns the message id of each matched
-    part, and the messages that became final."""
+    part, and the messages that became final. The parts must be locked (``lock_parts``)."""
     delivery = DeliveryRepository(conn)
     pairs = list({(r.connector_id, r.carrier_id) for r in reports})
-    delivery.lock_pairs(pairs)
     parts = delivery.parts_by_carrier(pairs)
     current = {(message_id, part): status for message_id, part, status in parts.values()}
     changed: dict[tuple[str, int], tuple[MessageStatus, str | None, str]] = {}
