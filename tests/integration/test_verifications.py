@@ -340,6 +340,30 @@ class TestLimits:
             assert 1 <= again["retry_after"] <= 600
 
 
+class TestRecount:
+    async def test_recount_sets_each_tally_to_the_tables_count(self, fast_settings, db, operator: Operator):
+        """An operator who edited ``verifications`` by hand puts the tallies right again."""
+        app, lifespan = gateway_with(fast_settings)
+        async with lifespan, AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            await running_simulator(app, db)
+            customer = operator.customer(balance=10_000)
+            made = [
+                (await create(http, customer, to=f"+96477000000{n}", code="1234"))["id"] for n in (10, 11, 12)
+            ]
+            assert (await check(http, customer, made[0], "1234"))["status"] == "approved"
+        other = operator.customer()  # no verifications, no tally yet
+        with db.write() as conn:  # a hand edit: the table no longer agrees with the tally
+            conn.execute(update(verifications).where(verifications.c.id == made[1]).values(status="canceled"))
+        assert tallied(db, customer) == 2
+        out = qasid("otp", "recount")
+        assert f"{customer.account.id}  pending 1 (the tally said 2)" in out
+        assert out.splitlines()[-1].endswith("tallies counted, 1 corrected")
+        assert tallied(db, customer) == 1
+        assert tallied(db, other) == 0  # made, and right
+        assert qasid("otp", "recount", customer.account.id).strip() == "1 tallies counted, 0 corrected"
+        assert "acc_nobody" in qasid("otp", "recount", "acc_nobody", ok=False)
+
+
 def tallied(db, customer: Customer) -> int:
     with db.read() as conn:
         query = select(verification_tallies.c.pending).where(

@@ -1,4 +1,4 @@
-"""``qasid otp``: an account's verification rules."""
+"""``qasid otp``: an account's verification rules, and the repair of its pending tally."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from typing import Annotated, Any
 
 import msgspec
 import typer
+from sqlalchemy import select
 
 from qasid.accounts.service import require_account
 from qasid.cli.common import fail, now, settings, transaction
+from qasid.models import accounts
 from qasid.otp import policy
+from qasid.otp.repository import recount_pending
 
 otp = typer.Typer(help="One-time codes (verifications).", no_args_is_help=True)
 
@@ -61,3 +64,24 @@ def set_policy(
     }
     for name, value in lines.items():
         typer.echo(f"{name:<24} {value}{'' if name in own else '  (default)'}")
+
+
+@otp.command("recount")
+def recount(
+    accounts_: Annotated[
+        list[str] | None, typer.Argument(metavar="[ACCOUNT]...", help="account ids (default: every account)")
+    ] = None,
+) -> None:
+    """Count each account's pending verifications from the table again and set its tally to that
+    (the tally is what the account's limit on pending verifications reads). The gateway keeps it
+    in step by itself; recount after editing the verifications table by hand. Safe while the
+    gateway runs."""
+    with transaction() as conn:
+        wanted = [require_account(conn, account).id for account in accounts_ or []]
+        if not accounts_:
+            wanted = list(conn.execute(select(accounts.c.id)).scalars())
+        counted = recount_pending(conn, wanted)
+    changed = {account: pair for account, pair in counted.items() if pair[0] != pair[1]}
+    for account, (was, found) in changed.items():
+        typer.echo(f"{account}  pending {found} (the tally said {was})")
+    typer.echo(f"{len(counted)} tallies counted, {len(changed)} corrected")

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, RowMapping, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from qasid.db.bulk import (
     Query,
@@ -259,6 +260,43 @@ def pending_of(conn: Connection, account_id: str, written: int) -> int:
     """The account's pending verifications: ``written`` (its tally as read in this transaction)
     with what this transaction has changed since."""
     return written + untallied(conn, verification_tallies.c.pending, account_id)
+
+
+def recount_pending(conn: Connection, account_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Set these accounts' tallies to their pending verifications counted from the table (an
+    operator's repair after editing ``verifications`` by hand); returns (was, is) by account.
+
+    Safe beside running writers: every account's row is made first (a create that is making it
+    commits before), then locked, and only then counted, so a transaction that changes a status
+    either committed before the count (and is in it) or adds its change after this one commits."""
+    if not account_ids:
+        return {}
+    wanted = sorted(set(account_ids))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(verification_tallies)
+        .values([{"account_id": account, "pending": 0} for account in wanted])
+        .on_conflict_do_nothing()
+    )
+    held = select(verification_tallies.c.account_id, verification_tallies.c.pending).where(
+        verification_tallies.c.account_id.in_(wanted)
+    )
+    locked = held.order_by(verification_tallies.c.account_id).with_for_update()
+    was = {row.account_id: row.pending for row in conn.execute(locked)}
+    counted = (
+        select(verifications.c.account_id, func.count())
+        .where(verifications.c.account_id.in_(wanted), verifications.c.status == PENDING)
+        .group_by(verifications.c.account_id)
+    )
+    found = dict.fromkeys(wanted, 0) | {account: int(n) for account, n in conn.execute(counted)}
+    bulk_update(
+        conn,
+        verification_tallies,
+        "account_id",
+        ("pending",),
+        [(account, n) for account, n in found.items() if n != was.get(account)],
+    )
+    return {account: (int(was.get(account, 0)), found[account]) for account in wanted}
 
 
 def supersede(conn: Connection, ids: Sequence[str], now: datetime) -> list[RowMapping]:
