@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, select, text
@@ -17,7 +20,7 @@ from sqlalchemy import Connection, select, text
 from qasid.accounts.repository import AccountRepository
 from qasid.channels.base import DeliveryReport
 from qasid.db import Database
-from qasid.db.writer import Apply, GroupCommitWriter
+from qasid.db.writer import Apply, GroupCommitWriter, WriteOp
 from qasid.domain.states import MessageStatus
 from qasid.messages.delivery_repository import DeliveryRepository
 from qasid.messages.dispatch import RecordDispatch, Sent
@@ -67,6 +70,42 @@ def test_different_parts_do_not_wait_for_each_other(db: Database):
     thread.join(5)
 
 
+@asynccontextmanager
+async def waiting_behind(db: Database, part: tuple[str, str], ops: list[WriteOp[Any]]) -> AsyncIterator[None]:
+    """A writer whose next transaction carries ``ops`` (all in one) and waits for ``part``, which
+    another connection holds meanwhile: the block runs while it waits. Then the part is let go and
+    the ops must commit together."""
+    writer = GroupCommitWriter(db)
+    writer.start()
+    entered, gate = threading.Event(), threading.Event()
+
+    def hold(conn: Connection) -> None:
+        entered.set()
+        gate.wait(10)
+
+    def waiting_for_a_part() -> bool:
+        with db.read() as conn:
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            return bool(conn.execute(text(query)).scalar_one())
+
+    try:
+        busy = asyncio.ensure_future(writer.submit(Apply(hold)))
+        await wait_for(entered.is_set)  # the writer is in that transaction: the ops queue for one
+        queued = [asyncio.ensure_future(writer.submit(op)) for op in ops]
+        await asyncio.sleep(0.05)
+        with db.write() as holder:  # say, a worker recording the submit holds the part
+            DeliveryRepository(holder).lock_pairs([part])
+            gate.set()
+            await busy
+            await wait_for(waiting_for_a_part)  # the writer's next transaction waits for the part
+            yield
+        await asyncio.wait_for(asyncio.gather(*queued), 10)
+        assert writer.batches == 2  # the ops shared a transaction
+    finally:
+        gate.set()
+        await writer.stop()
+
+
 @dataclass
 class EarlyApply(Apply[None]):
     """An op that goes before the reports, as ``RecordDispatch`` does, and locks an account (as its
@@ -87,42 +126,13 @@ async def test_a_transaction_locks_its_reports_parts_before_any_account(
     if db.is_sqlite:
         pytest.skip("SQLite has one write lock: its transactions cannot wait for each other's rows")
     account = operator.customer().account.id
-    writer = GroupCommitWriter(db)
-    writer.start()
-    entered, gate = threading.Event(), threading.Event()
-
-    def hold(conn: Connection) -> None:
-        entered.set()
-        gate.wait(10)
-
-    def waiting_for_a_part() -> bool:
-        with db.read() as conn:
-            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            return bool(conn.execute(text(query)).scalar_one())
-
-    try:
-        busy = asyncio.ensure_future(writer.submit(Apply(hold)))
-        await wait_for(entered.is_set)  # the writer is in that transaction: the next two queue for one
-        reported = DeliveryReport(*PAIR, MessageStatus.DELIVERED, None, "id:carrier-7", datetime.now(UTC))
-        sending = asyncio.ensure_future(
-            writer.submit(locking(lambda conn: AccountRepository(conn).lock_for_update([account])))
-        )
-        report = asyncio.ensure_future(writer.submit(ApplyReports([reported])))
-        await asyncio.sleep(0.05)
-        with db.write() as holder:  # a worker recording the submit holds the part
-            DeliveryRepository(holder).lock_pairs([PAIR])
-            gate.set()
-            await busy
-            await wait_for(waiting_for_a_part)  # the writer's next transaction waits for the part
-            with db.write() as probe:  # and has not locked the account before it
-                probe.execute(
-                    select(accounts.c.id).where(accounts.c.id == account).with_for_update(nowait=True)
-                ).one()
-        await asyncio.wait_for(asyncio.gather(sending, report), 10)
-        assert writer.batches == 2  # the two shared a transaction
-    finally:
-        gate.set()
-        await writer.stop()
+    reported = DeliveryReport(*PAIR, MessageStatus.DELIVERED, None, "id:carrier-7", datetime.now(UTC))
+    sending = locking(lambda conn: AccountRepository(conn).lock_for_update([account]))
+    async with waiting_behind(db, PAIR, [sending, ApplyReports([reported])]):
+        with db.write() as probe:  # the writer has not locked the account before the part
+            probe.execute(
+                select(accounts.c.id).where(accounts.c.id == account).with_for_update(nowait=True)
+            ).one()
 
 
 async def test_a_transaction_locks_all_its_parts_at_once_in_one_order(db: Database):
@@ -141,38 +151,10 @@ async def test_a_transaction_locks_all_its_parts_at_once_in_one_order(db: Databa
             return int(found.scalar_one())
 
     low, high = sorted([PAIR, ("up", "carrier-8")], key=key)
-    writer = GroupCommitWriter(db)
-    writer.start()
-    entered, gate = threading.Event(), threading.Event()
-
-    def hold(conn: Connection) -> None:
-        entered.set()
-        gate.wait(10)
-
-    def waiting_for_a_part() -> bool:
-        with db.read() as conn:
-            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            return bool(conn.execute(text(query)).scalar_one())
-
     now = datetime.now(UTC)
-    try:
-        busy = asyncio.ensure_future(writer.submit(Apply(hold)))
-        await wait_for(entered.is_set)  # the writer is in that transaction: the next two queue for one
-        sent = Sent(0, "msg_unknown", high[0], "up", (high[1],), now)
-        recorded = asyncio.ensure_future(writer.submit(RecordDispatch(sent, now)))
-        reported = DeliveryReport(*low, MessageStatus.DELIVERED, None, f"id:{low[1]}", now)
-        report = asyncio.ensure_future(writer.submit(ApplyReports([reported])))
-        await asyncio.sleep(0.05)
-        with db.write() as holder:  # another worker holds the lower part
-            DeliveryRepository(holder).lock_pairs([low])
-            gate.set()
-            await busy
-            await wait_for(waiting_for_a_part)  # the writer's next transaction waits for it
-            with db.write() as probe:  # and has not taken the higher part meanwhile
-                taken = probe.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key(high)})
-                assert taken.scalar_one() is True
-        await asyncio.wait_for(asyncio.gather(recorded, report), 10)
-        assert writer.batches == 2  # the two shared a transaction
-    finally:
-        gate.set()
-        await writer.stop()
+    recorded = RecordDispatch(Sent(0, "msg_unknown", high[0], "up", (high[1],), now), now)
+    reported = DeliveryReport(*low, MessageStatus.DELIVERED, None, f"id:{low[1]}", now)
+    async with waiting_behind(db, low, [recorded, ApplyReports([reported])]):
+        with db.write() as probe:  # the writer has not taken the higher part meanwhile
+            taken = probe.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key(high)})
+            assert taken.scalar_one() is True
