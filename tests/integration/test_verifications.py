@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from qasid.api.app import create_app
 from qasid.db.bulk import bulk_insert
 from qasid.models import batches, simulator_inbox, verification_tallies, verifications
+from qasid.otp import repository as otp_repository
 from qasid.otp.repository import COLUMNS, VerificationRepository, count_pending
 from tests.integration.test_cli import qasid
 from tests.support import Customer, Operator, running_simulator, wait_for
@@ -341,7 +342,9 @@ class TestLimits:
 
 
 class TestRecount:
-    async def test_recount_sets_each_tally_to_the_tables_count(self, fast_settings, db, operator: Operator):
+    async def test_recount_sets_each_tally_to_the_tables_count(
+        self, fast_settings, db, operator: Operator, monkeypatch
+    ):
         """An operator who edited ``verifications`` by hand puts the tallies right again."""
         app, lifespan = gateway_with(fast_settings)
         async with lifespan, AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
@@ -355,6 +358,7 @@ class TestRecount:
         with db.write() as conn:  # a hand edit: the table no longer agrees with the tally
             conn.execute(update(verifications).where(verifications.c.id == made[1]).values(status="canceled"))
         assert tallied(db, customer) == 2
+        monkeypatch.setattr(otp_repository, "RECOUNT_CHUNK", 1)  # an account a statement
         out = qasid("otp", "recount")
         assert f"{customer.account.id}  pending 1 (the tally said 2)" in out
         assert out.splitlines()[-1].endswith("tallies counted, 1 corrected")

@@ -268,10 +268,21 @@ def recount_pending(conn: Connection, account_ids: Sequence[str]) -> dict[str, t
 
     Safe beside running writers: every account's row is made first (a create that is making it
     commits before), then locked, and only then counted, so a transaction that changes a status
-    either committed before the count (and is in it) or adds its change after this one commits."""
-    if not account_ids:
-        return {}
+    either committed before the count (and is in it) or adds its change after this one commits.
+    A thousand accounts at a time (a statement's parameters are bounded), in the order in which
+    the writers lock tallies (``qasid.db.bulk.tally``: by key), so neither waits for the other in
+    a circle."""
     wanted = sorted(set(account_ids))
+    counted: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(wanted), RECOUNT_CHUNK):
+        counted |= _recount(conn, wanted[start : start + RECOUNT_CHUNK])
+    return counted
+
+
+RECOUNT_CHUNK = 1000
+
+
+def _recount(conn: Connection, wanted: list[str]) -> dict[str, tuple[int, int]]:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
         dialect.insert(verification_tallies)
