@@ -205,6 +205,37 @@ class TestReceiverFailures:
         assert len(receiver.calls) == 2
         assert len({call.headers["webhook-id"] for call in receiver.calls}) == 1
 
+    async def test_a_receiver_that_answers_and_then_stalls_its_body_times_out_too(
+        self, fast_settings, operator: Operator, db
+    ):
+        """The timeout bounds the whole call: a 200 whose body never finishes is no answer."""
+        calls = 0
+
+        async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal calls
+            calls += 1
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nnot all of it")
+            await writer.drain()
+            await asyncio.sleep(3)  # the rest never comes within the 0.5 s timeout
+            writer.close()
+
+        server = await asyncio.start_server(stall, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with running(fast_settings, webhook_timeout_seconds=0.5) as (http, app):
+                await running_simulator(app, db)
+                customer = operator.customer()
+                await endpoint(http, customer, f"http://127.0.0.1:{port}/hooks", statuses="final")
+                await send(http, customer, DELIVERS)
+                await wait_for(lambda: tries(db) >= 1, within=10)
+                detail = await only_delivery(http, customer)
+        finally:
+            server.close()
+        assert detail["status"] == "pending"
+        assert detail["tries"][0]["error"] == "no answer within 0.5 s"
+        assert calls >= 1
+
     async def test_410_gone_disables_the_endpoint_tells_the_others_and_keeps_the_event_for_later(
         self, fast_settings, operator: Operator, db, receiver: Receiver
     ):

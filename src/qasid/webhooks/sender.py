@@ -241,8 +241,9 @@ def _endpoint_health(conn: Connection, tries: Sequence[Tried], rules: Rules, now
 def make_session(settings: Settings) -> aiohttp.ClientSession:
     """The one HTTP client a worker's webhooks use (aiohttp: its connection pool costs a small,
     steady amount per call where httpx's grew with the connections held; docs/performance.md):
-    guarded addresses, TLS verified (with the operator's extra authorities), a total timeout, at
-    most three redirects (each hop checked)."""
+    guarded addresses, TLS verified (with the operator's extra authorities), at most three
+    redirects (each hop checked), and a total timeout: the one bound on a call, from waiting for a
+    connection to the last byte of the answer read (aiohttp's ``total``)."""
     context = ssl.create_default_context()
     if settings.webhook_ca_file is not None:
         context.load_verify_locations(cafile=str(settings.webhook_ca_file))
@@ -428,9 +429,8 @@ class WebhookSender:
             key = self.signers.vault.open(due.secret)
         request = render(Call(due.url, due.event_id, due.payload, at, signature, key))
         started = time.monotonic()
-        try:
-            async with asyncio.timeout(self.timeout):
-                status, answer = await self._send(request)
+        try:  # the session's total timeout bounds the whole call, the answer's body read included
+            status, answer = await self._send(request)
         except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as exc:
             latency = _ms(started)
             if isinstance(refused := exc.__cause__, AddressNotAllowed):
