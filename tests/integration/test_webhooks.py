@@ -126,6 +126,25 @@ class TestRetries:
         assert len(detail["tries"][0]["response"]) == 1024
         assert all(t["latency_ms"] >= 0 for t in detail["tries"])
 
+    async def test_an_answer_with_a_nul_byte_is_kept_and_the_delivery_ends(
+        self, fast_settings, operator: Operator, db, receiver: Receiver
+    ):
+        """PostgreSQL's text cannot hold NUL: kept as it came, the try could never be written down
+        and its delivery would wait for good."""
+
+        async def nul(_request: HttpRequest) -> HttpResponse:
+            return HttpResponse(200, b"ok\x00then more")
+
+        receiver.answer = nul
+        async with running(fast_settings) as (http, app):
+            await running_simulator(app, db)
+            customer = operator.customer()
+            await endpoint(http, customer, receiver.url, statuses="final")
+            await send(http, customer, DELIVERS)
+            await wait_for(lambda: deliveries(db, "delivered") == 1)
+            detail = await only_delivery(http, customer)
+        assert [t["response"] for t in detail["tries"]] == ["ok\ufffdthen more"]
+
     async def test_an_endpoint_is_changed_by_its_failures_not_by_each_delivery(
         self, fast_settings, operator: Operator, db, receiver: Receiver
     ):

@@ -454,7 +454,7 @@ class WebhookSender:
                 chunk := await response.content.read(RESPONSE_KEPT - len(kept))
             ):
                 kept += chunk
-            return response.status, kept.decode("utf-8", "replace")
+            return response.status, _storable(kept.decode("utf-8", "replace"))
 
 
 def in_order(claimed: Sequence[Due]) -> list[list[Due]]:
@@ -475,4 +475,10 @@ def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout:g} s"
     text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:500]
+    return _storable(f"{type(exc).__name__}: {text}"[:500])
+
+
+def _storable(text: str) -> str:
+    """What a receiver sent, as a text column can hold it: PostgreSQL's cannot hold NUL, and a try
+    that cannot be written down would leave its delivery waiting for good."""
+    return text.replace("\x00", "\ufffd")
