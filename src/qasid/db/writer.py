@@ -305,7 +305,7 @@ def _apply_grouped(conn: Connection, ops: list[WriteOp[Any]]) -> list[Any]:
     for index, op in enumerate(ops):
         groups.setdefault(type(op), []).append(index)
     results: list[Any] = [None] * len(ops)
-    _take_locks(conn, [(cls, [ops[i] for i in indexes]) for cls, indexes in groups.items()])
+    _take_locks(conn, ops, groups)
     planned: list[tuple[list[int], Plan[Any]]] = []  # planned classes in a row, their reads not yet sent
 
     def run_planned() -> None:
@@ -363,12 +363,14 @@ class Apply(WriteOp[R]):
         return results
 
 
-def _take_locks(conn: Connection, groups: list[tuple[type[WriteOp[Any]], list[Any]]]) -> None:
+def _take_locks(
+    conn: Connection, ops: list[WriteOp[Any]], groups: dict[type[WriteOp[Any]], list[int]]
+) -> None:
     """Every class's ``lock_keys``, each locker's once and sorted, before any op applies."""
     wanted: dict[Callable[[Connection, list[Any]], None], set[Any]] = {}
-    for cls, group in groups:
+    for cls, indexes in groups.items():
         if cls.locker is not None:
-            wanted.setdefault(cls.locker, set()).update(cls.lock_keys(group))
+            wanted.setdefault(cls.locker, set()).update(cls.lock_keys([ops[i] for i in indexes]))
     for locker, keys in wanted.items():
         if keys:
             locker(conn, sorted(keys))
