@@ -20,7 +20,7 @@ from qasid.db import Database
 from qasid.models import messages, webhook_attempts, webhook_deliveries
 from qasid.settings import Settings
 from tests.httpserver import HttpRequest, HttpResponse, LocalHttpServer
-from tests.support import Customer
+from tests.support import Customer, Operator, running_simulator, wait_for
 
 Answer = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
@@ -89,6 +89,7 @@ HOOKS = {
     "webhook_timeout_seconds": 2.0,
 }
 Gateway = tuple[httpx.AsyncClient, Litestar]
+DELIVERED_NUMBER = "+9647700000001"  # the simulator delivers it
 
 
 @asynccontextmanager
@@ -117,6 +118,26 @@ async def send(http: httpx.AsyncClient, customer: Customer, to: str, **extra: ob
     )
     assert response.status_code == 202, response.text
     return str(response.json()["messages"][0]["id"])
+
+
+async def final_state_delivery(
+    settings: Settings,
+    operator: Operator,
+    db: Database,
+    url: str,
+    *,
+    ended: str = "delivered",
+    **overrides: object,
+) -> dict[str, Any]:
+    """A gateway whose customer has ``url`` hear of final states sends one message that is
+    delivered; its webhook delivery, with its tries, once that has ``ended``."""
+    async with running(settings, **overrides) as (http, app):
+        await running_simulator(app, db)
+        customer = operator.customer()
+        await endpoint(http, customer, url, statuses="final")
+        await send(http, customer, DELIVERED_NUMBER)
+        await wait_for(lambda: deliveries(db, ended) == 1)
+        return await only_delivery(http, customer)
 
 
 async def only_delivery(http: httpx.AsyncClient, customer: Customer) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from qasid.models import batches, webhook_endpoints
 from tests.httpserver import HttpRequest, HttpResponse
-from tests.receiver import Receiver, deliveries, endpoint, only_delivery, running, send
+from tests.receiver import Receiver, deliveries, endpoint, final_state_delivery, only_delivery, running, send
 from tests.support import Operator, running_simulator, wait_for
 
 DELIVERS = "+9647700000001"
@@ -97,13 +97,14 @@ class TestRedirects:
                 return HttpResponse(307, headers={"Location": inside.url})
 
             receiver.answer = redirect
-            async with running(fast_settings, webhook_allowed_networks="127.0.0.1/32") as (http, app):
-                await running_simulator(app, db)
-                customer = operator.customer()
-                await endpoint(http, customer, receiver.url, statuses="final")
-                await send(http, customer, DELIVERS)
-                await wait_for(lambda: deliveries(db, "failed") == 1)
-                detail = await only_delivery(http, customer)
+            detail = await final_state_delivery(
+                fast_settings,
+                operator,
+                db,
+                receiver.url,
+                ended="failed",
+                webhook_allowed_networks="127.0.0.1/32",
+            )
             assert len(receiver.calls) == 1
             assert inside.calls == []
             assert detail["tries"][0]["error"] == (

@@ -22,6 +22,7 @@ from tests.receiver import (
     Receiver,
     deliveries,
     endpoint,
+    final_state_delivery,
     message_status,
     only_delivery,
     running,
@@ -136,13 +137,7 @@ class TestRetries:
             return HttpResponse(200, b"ok\x00then more")
 
         receiver.answer = nul
-        async with running(fast_settings) as (http, app):
-            await running_simulator(app, db)
-            customer = operator.customer()
-            await endpoint(http, customer, receiver.url, statuses="final")
-            await send(http, customer, DELIVERS)
-            await wait_for(lambda: deliveries(db, "delivered") == 1)
-            detail = await only_delivery(http, customer)
+        detail = await final_state_delivery(fast_settings, operator, db, receiver.url)
         assert [t["response"] for t in detail["tries"]] == ["ok\ufffdthen more"]
 
     async def test_an_endpoint_is_changed_by_its_failures_not_by_each_delivery(
@@ -213,13 +208,9 @@ class TestReceiverFailures:
             return HttpResponse(200)
 
         receiver.answer = answer
-        async with running(fast_settings, webhook_timeout_seconds=0.5) as (http, app):
-            await running_simulator(app, db)
-            customer = operator.customer()
-            await endpoint(http, customer, receiver.url, statuses="final")
-            await send(http, customer, DELIVERS)
-            await wait_for(lambda: deliveries(db, "delivered") == 1)
-            detail = await only_delivery(http, customer)
+        detail = await final_state_delivery(
+            fast_settings, operator, db, receiver.url, webhook_timeout_seconds=0.5
+        )
         assert [t["error"] for t in detail["tries"]] == ["no answer within 0.5 s", None]
         assert len(receiver.calls) == 2
         assert len({call.headers["webhook-id"] for call in receiver.calls}) == 1
