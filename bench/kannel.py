@@ -3,17 +3,27 @@
 Kannel (Debian package `kannel`, 1.4.5: apt-get install kannel; no service enabled) runs here as
 two child processes, bearerbox and smsbox, on a configuration written to a temporary directory:
 one SMPP transceiver bind (window 100: max-pending-submits) to the node-smpp SMSC
-(`tests/smsc/node/smsc.js --quiet`, decimal message ids: msg-id-type 0x00), internal DLR storage,
-no message store (Kannel's queues live in memory), logs at warning level. wrk sends --messages
-`GET /cgi-bin/sendsms` requests (64 connections), one distinct Zain number (+96478%08d) each, as
-bench/send.lua does.
+(`tests/smsc/node/smsc.js --quiet`, decimal message ids: msg-id-type 0x00), logs at warning level.
+wrk sends --messages `GET /cgi-bin/sendsms` requests (64 connections), one distinct Zain number
+(+96478%08d) each, as bench/send.lua does.
 
-Two rows: without receipts, timed from the first request to the moment bearerbox counts every
-message sent (each submit_sm answered by the SMSC: /status.txt, polled every 50 ms); with
-receipts (dlr-mask=3, a dlr-url to a minimal HTTP sink run by this script in its own process),
-timed from the first request to the last DLR callback the sink received. It prints messages per
-second, accepted per second (wrk's run), Kannel's CPU per message (bearerbox + smsbox, /proc)
-and their peak RSS, and the SMSC's CPU per message.
+One row without receipts, with Kannel's queues in memory, timed from the first request to the
+moment bearerbox counts every message sent (each submit_sm answered by the SMSC: /status.txt,
+polled every 50 ms). Then a row with receipts (dlr-mask=3, a dlr-url to a minimal HTTP sink run by
+this script in its own process), timed from the first request to the last DLR callback the sink
+received, for each of Kannel's ways of keeping what it holds (--kannel-stores):
+
+- `memory`: queues and pending receipts in memory (`dlr-storage = internal`, no message store): a
+  crash or restart of bearerbox loses every message it accepted and had not sent, and every
+  receipt it was waiting for;
+- `spool`: the message store (`store-type = spool`: a file per accepted message, removed once
+  sent) and the DLR spool (a file per pending receipt): nothing lost when Kannel crashes, though
+  neither is fsynced, so a crash of the machine can lose them;
+- `sqlite3`, `pgsql`: the message store spooled, pending receipts in a table of an SQLite file or
+  of --postgres-url (Kannel's dlr-db; a table of its own, dropped afterwards).
+
+It prints messages per second, accepted per second (wrk's run), Kannel's CPU per message (bearerbox +
+smsbox, /proc) and their peak RSS, and the SMSC's CPU per message.
 """
 
 from __future__ import annotations
@@ -27,17 +37,22 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from common import PYTHON, cpu_seconds, peak_rss_mib
+import psycopg
+
+from common import PYTHON, add_database_arguments, cpu_seconds, peak_rss_mib
 
 BEARERBOX, SMSBOX = "/usr/sbin/bearerbox", "/usr/sbin/smsbox"
 SYSTEM_ID, PASSWORD = "qasid", "secret"  # the node SMSC's default account
@@ -140,16 +155,80 @@ def get(url: str) -> str:
 # Kannel
 
 
-def config(tmp: Path, smsc_port: int, admin: int, box: int, sendsms: int, *, log_level: int) -> str:
+STORES = ("memory", "spool", "sqlite3", "pgsql")
+DLR_FIELDS = ("smsc", "ts", "destination", "source", "service", "url", "mask", "status", "boxc")
+DLR_TABLE = (
+    "CREATE TABLE {table} (smsc TEXT, ts TEXT, destination TEXT, source TEXT, service TEXT, url TEXT,"
+    " mask INTEGER, status INTEGER, boxc TEXT)"
+)
+
+
+@contextlib.contextmanager
+def storage(tmp: Path, store: str, postgres_url: str) -> Iterator[tuple[str, str]]:
+    """The core group's storage lines, and the groups they need.
+
+    - ``memory``: the queues and pending receipts live in memory (a crash loses them);
+    - ``spool``: each accepted message and each pending receipt is a file of its own (Kannel's
+      message store and DLR spool; written, never fsynced: a crash of Kannel loses nothing, a crash
+      of the machine may);
+    - ``sqlite3``, ``pgsql``: the message store spooled, the pending receipts in a database table
+      (Kannel's dlr-db: a statement in its own transaction for each receipt added, found, removed).
+    """
+    if store == "memory":
+        yield "dlr-storage = internal", ""
+        return
+    (tmp / "store").mkdir()
+    spool = f'store-type = spool\nstore-location = "{tmp}/store"\n'
+    if store == "spool":
+        (tmp / "dlr").mkdir()
+        yield f'{spool}dlr-storage = spool\ndlr-spool = "{tmp}/dlr"', ""
+        return
+    names = {"ts": "timestamp", "boxc": "boxc-id"}
+    fields = "\n".join(f"field-{names.get(n, n)} = {n}" for n in DLR_FIELDS)
+    if store == "sqlite3":
+        database = tmp / "dlr.db"
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            conn.execute(DLR_TABLE.format(table="dlr"))
+            conn.execute("CREATE INDEX dlr_lookup ON dlr (smsc, ts)")
+        connection = f'group = sqlite3-connection\nid = dlr\ndatabase = "{database}"\nmax-connections = 1\n'
+        yield (
+            f"{spool}dlr-storage = sqlite3",
+            f"{connection}\ngroup = dlr-db\nid = dlr\ntable = dlr\n{fields}\n",
+        )
+        return
+    table = f"kannel_dlr_{uuid.uuid4().hex[:10]}"  # Kannel quotes the name whole: no schema in it
+    with contextlib.closing(psycopg.connect(postgres_url, autocommit=True)) as conn:
+        conn.execute(DLR_TABLE.format(table=table))
+        conn.execute(f"CREATE INDEX {table}_lookup ON {table} (smsc, ts)")
+    try:
+        where = urlsplit(postgres_url)
+        connection = (
+            f"group = pgsql-connection\nid = dlr\nhost = {where.hostname}\nport = {where.port or 5432}\n"
+            f"username = {where.username}\npassword = {where.password or 'bench'}\n"
+            f"database = {where.path.lstrip('/')}\nmax-connections = 4\n"
+        )
+        yield (
+            f"{spool}dlr-storage = pgsql",
+            f"{connection}\ngroup = dlr-db\nid = dlr\ntable = {table}\n{fields}\n",
+        )
+    finally:
+        with contextlib.closing(psycopg.connect(postgres_url, autocommit=True)) as conn:
+            conn.execute(f"DROP TABLE {table}")
+
+
+def config(
+    tmp: Path, smsc_port: int, admin: int, box: int, sendsms: int, *, log_level: int, stored: tuple[str, str]
+) -> str:
+    core, groups = stored
     return f"""\
 group = core
+{core}
 admin-port = {admin}
 admin-password = {ACCESS}
 status-password = {ACCESS}
 admin-allow-ip = 127.0.0.1
 smsbox-port = {box}
 box-allow-ip = 127.0.0.1
-dlr-storage = internal
 log-file = "{tmp}/bearerbox.log"
 log-level = {log_level}
 
@@ -179,7 +258,8 @@ group = sendsms-user
 username = bench
 password = {ACCESS}
 user-allow-ip = 127.0.0.1
-"""
+
+{groups}"""
 
 
 @dataclass
@@ -219,15 +299,17 @@ def end(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def kannel(smsc_port: int, log_level: int = 2) -> Iterator[Kannel]:
+def kannel(
+    smsc_port: int, log_level: int = 2, store: str = "memory", postgres_url: str = ""
+) -> Iterator[Kannel]:
     """bearerbox and smsbox, bound to the SMSC at ``smsc_port`` and ready for sendsms."""
     if not (Path(BEARERBOX).exists() and Path(SMSBOX).exists()):
         raise SystemExit("Kannel is not installed: apt-get install kannel")
-    with tempfile.TemporaryDirectory() as name:
+    with tempfile.TemporaryDirectory() as name, storage(Path(name), store, postgres_url) as stored:
         tmp = Path(name)
         admin, box, sendsms = free_port(), free_port(), free_port()
         conf = tmp / "kannel.conf"
-        conf.write_text(config(tmp, smsc_port, admin, box, sendsms, log_level=log_level))
+        conf.write_text(config(tmp, smsc_port, admin, box, sendsms, log_level=log_level, stored=stored))
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         # -v: stderr's level (discarded); Kannel's default, 0 (debug), logs every PDU
         verbosity = ["-v", str(log_level)]
@@ -287,12 +369,24 @@ class KannelResult:
     dlr_types: dict[str, int] | None = None
 
 
-def run(smsc_port: int, smsc_pid: int, receipts: bool, args: argparse.Namespace) -> KannelResult | None:
+STORED = {
+    "memory": "queues in memory",
+    "spool": "message store and DLRs spooled to files",
+    "sqlite3": "message store spooled, DLRs in SQLite",
+    "pgsql": "message store spooled, DLRs in PostgreSQL",
+}
+
+
+def run(
+    smsc_port: int, smsc_pid: int, receipts: bool, args: argparse.Namespace, store: str = "memory"
+) -> KannelResult | None:
     """One row against an SMSC already listening (its pid for its CPU): a fresh Kannel each time."""
     receipting = "receipts (dlr-mask=3, dlr-url)" if receipts else "no receipts"
-    label = f"Kannel 1.4.5 (queues in memory), SMPP to node-smpp, {receipting}"
+    label = f"Kannel 1.4.5 ({STORED[store]}), SMPP to node-smpp, {receipting}"
     with contextlib.ExitStack() as stack:
-        kannel_ = stack.enter_context(kannel(smsc_port, getattr(args, "kannel_log_level", 2)))
+        kannel_ = stack.enter_context(
+            kannel(smsc_port, getattr(args, "kannel_log_level", 2), store, args.postgres_url)
+        )
         query = f"/cgi-bin/sendsms?username=bench&password={ACCESS}&text=Your+code+is+123456"
         sink_port = 0
         if receipts:
@@ -364,9 +458,10 @@ def rows(args: argparse.Namespace, smsc_process: Callable[[str], Any] | None = N
 
         smsc_process = smpp.smsc_process
     results = []
-    for receipts in (False, True):
+    stores = getattr(args, "kannel_stores", "memory").split(",")
+    for receipts, store in [(False, "memory"), *((True, store) for store in stores)]:
         with smsc_process("node") as smsc:
-            found = run(smsc.port, smsc.process.pid, receipts, args)
+            found = run(smsc.port, smsc.process.pid, receipts, args, store)
         if found is not None:
             print(f"# {found}", flush=True)
             results.append(found)
@@ -379,6 +474,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120, help="bound on each run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--kannel-log-level", type=int, default=2, help="0 debug (the default) .. 4")
+    parser.add_argument(
+        "--kannel-stores", default=",".join(STORES), help="rows with receipts: memory, spool, sqlite3, pgsql"
+    )
+    add_database_arguments(parser)
     parser.add_argument("--dlr-sink", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dlr_sink:

@@ -28,9 +28,11 @@ use, in its own process, and runs until the sink has every message's call: end t
 first accept to the last webhook answered.
 
 With --kannel, Kannel 1.4.5 (bench/kannel.py: bearerbox + smsbox, the same node SMSC, window 100,
-wrk on GET /cgi-bin/sendsms) adds two rows to part 2 in the same run: without receipts (first
+wrk on GET /cgi-bin/sendsms) adds rows to part 2 in the same run: without receipts (first
 request to the last submit_sm answered) and with receipts (dlr-mask=3 and a dlr-url: first
-request to the last DLR callback). It needs apt-get install kannel; off by default.
+request to the last DLR callback), once for each of Kannel's storages in --kannel-stores: queues
+in memory (a crash loses them), or kept across a crash in its spool files, SQLite or PostgreSQL.
+It needs apt-get install kannel; off by default.
 
 Needs `wrk` (Debian: apt-get install wrk) and node-smpp (`make tests/smsc/node/node_modules`).
 """
@@ -534,6 +536,9 @@ def main() -> None:
         "--webhooks", action="store_true", help="SMPP rows push a webhook per final state, to the DLR sink"
     )
     parser.add_argument("--kannel-log-level", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--kannel-stores", default=",".join(kannel.STORES), help="Kannel's rows with receipts, by its storage"
+    )
     parser.add_argument("--scripted-smsc", action="store_true", help=argparse.SUPPRESS)
     add_database_arguments(parser)
     parser.set_defaults(databases="sqlite")
