@@ -19,6 +19,9 @@ received, for each of Kannel's ways of keeping what it holds (--kannel-stores):
 - `spool`: the message store (`store-type = spool`: a file per accepted message, removed once
   sent) and the DLR spool (a file per pending receipt): nothing lost when Kannel crashes, though
   neither is fsynced, so a crash of the machine can lose them;
+- `redis`: the message store spooled, pending receipts in Redis at 127.0.0.1:6379 (a hash each,
+  under a key prefix of the run's, removed afterwards; kept across a crash of Kannel, and across
+  one of Redis as far as its own persistence goes);
 - `sqlite3`, `pgsql`: the message store spooled, pending receipts in a table of an SQLite file or
   of --postgres-url (Kannel's dlr-db; a table of its own, dropped afterwards).
 
@@ -155,7 +158,8 @@ def get(url: str) -> str:
 # Kannel
 
 
-STORES = ("memory", "spool", "sqlite3", "pgsql")
+STORES = ("memory", "spool", "redis", "sqlite3", "pgsql")
+REDIS = ("127.0.0.1", 6379)
 DLR_FIELDS = ("smsc", "ts", "destination", "source", "service", "url", "mask", "status", "boxc")
 DLR_TABLE = (
     "CREATE TABLE {table} (smsc TEXT, ts TEXT, destination TEXT, source TEXT, service TEXT, url TEXT,"
@@ -185,6 +189,24 @@ def storage(tmp: Path, store: str, postgres_url: str) -> Iterator[tuple[str, str
         return
     names = {"ts": "timestamp", "boxc": "boxc-id"}
     fields = "\n".join(f"field-{names.get(n, n)} = {n}" for n in DLR_FIELDS)
+    if store == "redis":  # a hash per pending receipt, its key under a prefix of this run's
+        prefix = f"kannel_dlr_{uuid.uuid4().hex[:10]}"
+        connection = (
+            f"group = redis-connection\nid = dlr\nhost = {REDIS[0]}\nport = {REDIS[1]}\nmax-connections = 4\n"
+        )
+        try:
+            yield (
+                f"{spool}dlr-storage = redis",
+                f"{connection}\ngroup = dlr-db\nid = dlr\ntable = {prefix}\n{fields}\n",
+            )
+        finally:
+            cli = ["redis-cli", "-h", REDIS[0], "-p", str(REDIS[1])]
+            left = subprocess.run(
+                [*cli, "--scan", "--pattern", f"{prefix}:*"], check=False, capture_output=True, text=True
+            )
+            for key in left.stdout.split():
+                subprocess.run([*cli, "DEL", key], capture_output=True, check=False)
+        return
     if store == "sqlite3":
         database = tmp / "dlr.db"
         with contextlib.closing(sqlite3.connect(database)) as conn:
@@ -372,6 +394,7 @@ class KannelResult:
 STORED = {
     "memory": "queues in memory",
     "spool": "message store and DLRs spooled to files",
+    "redis": "message store spooled, DLRs in Redis",
     "sqlite3": "message store spooled, DLRs in SQLite",
     "pgsql": "message store spooled, DLRs in PostgreSQL",
 }
@@ -475,7 +498,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--kannel-log-level", type=int, default=2, help="0 debug (the default) .. 4")
     parser.add_argument(
-        "--kannel-stores", default=",".join(STORES), help="rows with receipts: memory, spool, sqlite3, pgsql"
+        "--kannel-stores", default=",".join(STORES), help="rows with receipts: " + ", ".join(STORES)
     )
     add_database_arguments(parser)
     parser.add_argument("--dlr-sink", action="store_true", help=argparse.SUPPRESS)
