@@ -93,6 +93,20 @@ class TestRequests:
             assert min(gaps) >= 0.0095  # 1/100 s apart, less the network's jitter
             await session.close()
 
+    async def test_what_is_sent_in_one_turn_of_the_loop_goes_out_in_one_write(self):
+        async with ScriptedSmsc() as smsc:
+            session = await opened(smsc, window=20)
+            assert session._writer is not None
+            writes: list[bytes] = []
+            write = session._writer.write
+            session._writer.write = lambda data: (writes.append(data), write(data))[1]  # type: ignore[method-assign]
+            numbers = [f"96477012345{i:02}" for i in range(10)]
+            responses = await asyncio.gather(*(session.request(submit(number)) for number in numbers))
+            assert [r.status for r in responses] == [0] * 10
+            assert len(writes) == 1  # ten submit_sm, one system call
+            assert [s.destination_addr for s in smsc.submits] == numbers
+            await session.close()
+
     @pytest.mark.parametrize("status", [P.Status.ESME_RTHROTTLED, P.Status.ESME_RMSGQFUL])
     async def test_throttling_pauses_the_next_sends(self, status):
         async with ScriptedSmsc() as smsc:

@@ -119,6 +119,7 @@ class Session:
     _inbox: list[P.Pdu] = field(default_factory=list)  # deliver_sm and data_sm not yet handed over
     _draining: asyncio.Task[None] | None = None
     _closing: bool = False
+    _out: list[bytes] = field(default_factory=list)  # PDUs sent this turn of the loop, not yet written
 
     def __post_init__(self) -> None:
         self._window = asyncio.Semaphore(self.timing.window)
@@ -201,15 +202,30 @@ class Session:
         return value
 
     async def _send(self, pdu: P.Pdu) -> None:
+        """Queue ``pdu`` for the end of this turn of the event loop, when every PDU sent in the turn
+        (a window's submit_sm, a batch's deliver_sm_resp) goes out in one write: one system call
+        and, mostly, one segment for them all, where a write each cost one of each."""
         writer = self._writer
         if writer is None or self.lost.is_set():
             raise LinkError("the link is down")
-        writer.write(P.encode(pdu))
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(P.encode(pdu))
         if writer.transport.get_write_buffer_size() > _BUFFER_HIGH:
+            self._flush()
             try:
                 await writer.drain()
             except OSError as exc:
                 raise LinkError(f"writing failed: {exc!r}") from exc
+
+    def _flush(self) -> None:
+        """Write what ``_send`` queued; if the link is gone meanwhile, its requests fail by
+        ``_lose`` and what the SMSC sent comes again, unanswered."""
+        if not self._out:
+            return
+        frames, self._out = self._out, []
+        if self._writer is not None and not self.lost.is_set():
+            self._writer.write(b"".join(frames))
 
     async def _read_forever(self) -> None:
         assert self._reader is not None  # noqa: S101 - started by open()
@@ -313,6 +329,7 @@ class Session:
             self._writer.close()
 
     async def _drop(self) -> None:
+        self._flush()  # an unbind_resp, say, goes out before the link closes
         self._lose()
         current = asyncio.current_task()
         for task in self._tasks:
