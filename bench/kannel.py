@@ -55,7 +55,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from common import PYTHON, add_database_arguments, cpu_seconds, peak_rss_mib
+from common import PYTHON, add_database_arguments, cpu_seconds, peak_rss_mib, postgres_reachable
 
 BEARERBOX, SMSBOX = "/usr/sbin/bearerbox", "/usr/sbin/smsbox"
 SYSTEM_ID, PASSWORD = "qasid", "secret"  # the node SMSC's default account
@@ -175,6 +175,7 @@ def storage(tmp: Path, store: str, postgres_url: str) -> Iterator[tuple[str, str
     - ``spool``: each accepted message and each pending receipt is a file of its own (Kannel's
       message store and DLR spool; written, never fsynced: a crash of Kannel loses nothing, a crash
       of the machine may);
+    - ``redis``: the message store spooled, the pending receipts in Redis (a hash each);
     - ``sqlite3``, ``pgsql``: the message store spooled, the pending receipts in a database table
       (Kannel's dlr-db: a statement in its own transaction for each receipt added, found, removed).
     """
@@ -473,6 +474,24 @@ def run(
     )  # fmt: skip
 
 
+def reachable(store: str, args: argparse.Namespace) -> bool:
+    """Whether the server a storage needs answers; if not, its row is skipped, said aloud."""
+    if store == "pgsql" and not postgres_reachable(args.postgres_url):
+        print(f"# Kannel with DLRs in PostgreSQL: unreachable at {args.postgres_url}; skipped", flush=True)
+        return False
+    if store == "redis":
+        try:
+            socket.create_connection(REDIS, 1).close()
+        except OSError:
+            print(
+                f"# Kannel with DLRs in Redis: nothing listens at {REDIS[0]}:{REDIS[1]}; skipped", flush=True
+            )
+            return False
+    if store not in STORED:
+        raise SystemExit(f"--kannel-stores: no storage {store!r} (one of {', '.join(STORES)})")
+    return True
+
+
 def rows(args: argparse.Namespace, smsc_process: Callable[[str], Any] | None = None) -> list[KannelResult]:
     """Both rows, each against a fresh node SMSC (bench/smpp.py's ``smsc_process``, as for its
     gateway rows)."""
@@ -481,7 +500,9 @@ def rows(args: argparse.Namespace, smsc_process: Callable[[str], Any] | None = N
 
         smsc_process = smpp.smsc_process
     results = []
-    stores = getattr(args, "kannel_stores", "memory").split(",")
+    stores = [
+        store for store in getattr(args, "kannel_stores", "memory").split(",") if reachable(store, args)
+    ]
     for receipts, store in [(False, "memory"), *((True, store) for store in stores)]:
         with smsc_process("node") as smsc:
             found = run(smsc.port, smsc.process.pid, receipts, args, store)

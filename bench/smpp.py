@@ -31,7 +31,8 @@ With --kannel, Kannel 1.4.5 (bench/kannel.py: bearerbox + smsbox, the same node 
 wrk on GET /cgi-bin/sendsms) adds rows to part 2 in the same run: without receipts (first
 request to the last submit_sm answered) and with receipts (dlr-mask=3 and a dlr-url: first
 request to the last DLR callback), once for each of Kannel's storages in --kannel-stores: queues
-in memory (a crash loses them), or kept across a crash in its spool files, SQLite or PostgreSQL.
+in memory (a crash loses them), or kept across a crash in its spool files, Redis, SQLite or
+PostgreSQL (a row whose server is not reachable is skipped, said aloud).
 It needs apt-get install kannel; off by default.
 
 Needs `wrk` (Debian: apt-get install wrk) and node-smpp (`make tests/smsc/node/node_modules`).
